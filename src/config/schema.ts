@@ -1,0 +1,111 @@
+// The one configuration schema. Every key can come from the YAML file (--config / BERTH_CONFIG),
+// from a BERTH_* environment variable (the key path in SCREAMING_SNAKE_CASE, for example
+// storage.filesystem.root -> BERTH_STORAGE_FILESYSTEM_ROOT), or from a command-line flag for the few
+// that have one. Precedence: flags > environment > file > defaults.
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+const duration = (def: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(def)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const bool = (def: boolean) =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+    .default(def)
+    .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+export const ConfigSchema = z
+  .object({
+    listen: z.string().default('0.0.0.0:5000').describe('Address and port to listen on (host:port).'),
+    dataDir: z.string().default('./data').describe('Directory for the embedded database, blobs and generated credentials.'),
+    publicUrl: z.string().url().optional().describe('The address clients use to reach berth (used in login hints and repository URIs). Defaults to http(s)://<listen address>.'),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'a region such as us-east-1').default('us-east-1').describe('The AWS region this deployment serves.'),
+    accountId: z.string().regex(/^\d{12}$/, 'a 12-digit account id').optional().describe('Registry id (12 digits) of the default account, used on first start; generated when unset.'),
+    root: z
+      .object({
+        accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, '16-128 uppercase letters and digits').optional().describe('Access key id of the default account\'s root credentials. Generated on first start when unset.'),
+        secretAccessKey: z.string().min(16).max(128).optional().describe('Secret access key of the root credentials (at least 16 characters).'),
+      })
+      .prefault({}),
+    tls: z
+      .object({
+        cert: z.string().optional().describe('PEM certificate file; with tls.key, serve HTTPS.'),
+        key: z.string().optional().describe('PEM private key file.'),
+      })
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+      })
+      .prefault({}),
+    storage: z
+      .object({
+        driver: z.enum(['filesystem']).default('filesystem').describe('Where blobs are stored.'),
+        filesystem: z
+          .object({
+            root: z.string().optional().describe('Directory for blob storage; <dataDir>/storage when unset.'),
+            fsync: bool(true).describe('fsync blobs before they become visible (turn off only for throwaway test registries).'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    database: z
+      .object({
+        driver: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Metadata database.'),
+        sqlite: z
+          .object({
+            path: z.string().optional().describe('SQLite file; <dataDir>/berth.db when unset.'),
+            synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL').describe('SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss.'),
+          })
+          .prefault({}),
+        postgres: z
+          .object({
+            url: z.string().optional().describe('PostgreSQL connection URL (postgres://user@host:5432/db).'),
+            poolSize: int(10, 1, 1000).describe('Connections in the pool.'),
+            statementTimeout: duration('30s').describe('Statement timeout.'),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    uploads: z
+      .object({
+        purgeAfter: duration('24h').describe('Abandoned uploads older than this are deleted.'),
+        purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
+      })
+      .prefault({}),
+    auth: z
+      .object({
+        credentialCacheTtl: duration('5m').describe('How long a verified access key stays cached in memory.'),
+      })
+      .prefault({}),
+    shutdown: z
+      .object({
+        timeout: duration('30s').describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed.'),
+      })
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls.cert and tls.key must be given together' });
+    if ((c.root.accessKeyId === undefined) !== (c.root.secretAccessKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['root'], message: 'root.accessKeyId and root.secretAccessKey must be given together' });
+    }
+    if (c.database.driver === 'postgres' && c.database.postgres.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['database', 'postgres', 'url'], message: 'database.postgres.url is required when database.driver is postgres' });
+    }
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
