@@ -1,0 +1,160 @@
+// Resumable upload sessions over any StorageDriver. The bytes of an upload live in storage (not in
+// process memory), so an upload survives a restart and can continue in another process. The digest
+// is computed while the bytes stream in; the running hash is kept in memory as a cache and rebuilt
+// from the stored bytes when it is missing (after a restart) or out of step.
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError } from '../core/errors.ts';
+import type { DigestAlgorithm, ParsedDigest } from '../core/digest.ts';
+import type { StorageDriver } from './driver.ts';
+import type { BlobStore } from './blob-store.ts';
+import { uploadDataKey, uploadPrefix } from './paths.ts';
+
+interface HashState {
+  algorithm: DigestAlgorithm;
+  hash: Hash;
+  offset: number;
+  usedAt: number;
+}
+
+const MAX_CACHED_HASHES = 10_000;
+
+export interface AppendOptions {
+  /** Where the chunk must start (from Content-Range); 416 when the upload ends elsewhere. */
+  expectedOffset?: number;
+  /** The chunk length the client announced; SIZE_INVALID when a different number of bytes arrives. */
+  length?: number;
+  /** The algorithm of the final digest, when known (monolithic uploads). */
+  algorithm?: DigestAlgorithm;
+}
+
+export class UploadStore {
+  private readonly driver: StorageDriver;
+  private readonly blobs: BlobStore;
+  private readonly hashes = new Map<string, HashState>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(driver: StorageDriver, blobs: BlobStore) {
+    this.driver = driver;
+    this.blobs = blobs;
+  }
+
+  async create(id: string): Promise<void> {
+    await this.driver.put(uploadDataKey(id), new Uint8Array(0));
+  }
+
+  /** Bytes received so far, or null when the upload's data is gone. */
+  async size(id: string): Promise<number | null> {
+    const info = await this.driver.stat(uploadDataKey(id));
+    return info === null ? null : info.size;
+  }
+
+  /** Serialises operations on one upload within this process. */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    }
+  }
+
+  /** Appends a chunk; returns the upload's new size. */
+  async append(id: string, source: Readable, opts: AppendOptions = {}): Promise<number> {
+    return await this.locked(id, async () => {
+      const key = uploadDataKey(id);
+      const writer = await this.driver.writer(key, { append: true });
+      const start = writer.size;
+      if (opts.expectedOffset !== undefined && opts.expectedOffset !== start) {
+        await writer.cancel();
+        throw new RegistryError(
+          'ChunkOutOfOrder',
+          `chunk starts at byte ${opts.expectedOffset} but the upload has ${start} bytes; resume at ${start}`,
+          { uploaded: start },
+          { Range: start === 0 ? '0-0' : `0-${start - 1}` },
+        );
+      }
+      let state: HashState;
+      try {
+        state = await this.hashState(id, start, opts.algorithm ?? this.hashes.get(id)?.algorithm ?? 'sha256');
+      } catch (e) {
+        await writer.cancel();
+        throw e;
+      }
+      let received = 0;
+      const tap = new Transform({
+        highWaterMark: 4 * 1024 * 1024,
+        transform(chunk: Buffer, _enc, cb) {
+          received += chunk.length;
+          state.hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(source, tap, writer);
+        if (opts.length !== undefined && received !== opts.length) {
+          throw new RegistryError('SizeInvalid', `received ${received} bytes but Content-Length announced ${opts.length}`);
+        }
+        await writer.commit();
+      } catch (e) {
+        // The running hash may have seen bytes that never reached storage: rebuild it next time.
+        this.hashes.delete(id);
+        await writer.cancel();
+        throw e;
+      }
+      state.offset = start + received;
+      state.usedAt = Date.now();
+      return state.offset;
+    });
+  }
+
+  /** The running hash for an upload whose stored bytes end at `offset`, rebuilt when needed. */
+  private async hashState(id: string, offset: number, algorithm: DigestAlgorithm): Promise<HashState> {
+    const cached = this.hashes.get(id);
+    if (cached !== undefined && cached.offset === offset && cached.algorithm === algorithm) return cached;
+    const hash = createHash(algorithm);
+    if (offset > 0) {
+      const r = await this.driver.reader(uploadDataKey(id), { start: 0, end: offset - 1 });
+      for await (const chunk of r) hash.update(chunk as Buffer);
+    }
+    const state: HashState = { algorithm, hash, offset, usedAt: Date.now() };
+    if (this.hashes.size >= MAX_CACHED_HASHES) this.evict();
+    this.hashes.set(id, state);
+    return state;
+  }
+
+  private evict(): void {
+    const byAge = [...this.hashes.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt);
+    for (const [k] of byAge.slice(0, Math.ceil(byAge.length / 4))) this.hashes.delete(k);
+  }
+
+  /**
+   * Verifies the upload's bytes against `digest` and makes them the blob. On a mismatch the upload
+   * is left as it was (DIGEST_INVALID) and nothing becomes visible.
+   */
+  async finish(id: string, digest: ParsedDigest): Promise<{ size: number }> {
+    return await this.locked(id, async () => {
+      const key = uploadDataKey(id);
+      const info = await this.driver.stat(key);
+      if (info === null) throw new RegistryError('BlobUploadUnknown', `upload ${id} has no data`);
+      const state = await this.hashState(id, info.size, digest.algorithm);
+      const actual = `${digest.algorithm}:${state.hash.copy().digest('hex')}`;
+      if (actual !== digest.digest) {
+        throw new RegistryError('DigestMismatch', `the uploaded content has digest ${actual}, not ${digest.digest}`, { expected: digest.digest, actual });
+      }
+      await this.blobs.ingest(key, digest.digest);
+      this.hashes.delete(id);
+      await this.driver.delete(uploadPrefix(id));
+      return { size: info.size };
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await this.driver.delete(uploadPrefix(id));
+  }
+}
