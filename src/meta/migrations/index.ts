@@ -1,0 +1,163 @@
+// Schema migrations for both dialects. Each migration is written once with Kysely's schema builder;
+import type { Database } from '../schema.ts';
+// the few dialect differences (auto-increment ids, binary columns) go through `Dialect` helpers.
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type ColumnDataType, type RawBuilder } from 'kysely';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+interface DialectHelpers {
+  /** An auto-incrementing 64-bit primary key. */
+  idType: ColumnDataType;
+  autoIncrement: boolean;
+  binary: ColumnDataType;
+  /** Text compared byte-wise (tag and repository listings are in byte order in both dialects). */
+  bytewiseText: ColumnDataType | RawBuilder<unknown>;
+}
+
+function helpers(dialect: DialectName): DialectHelpers {
+  return dialect === 'sqlite'
+    ? { idType: 'integer', autoIncrement: true, binary: 'blob', bytewiseText: 'text' }
+    : { idType: 'bigserial', autoIncrement: false, binary: 'bytea', bytewiseText: sql`text collate "C"` };
+}
+
+type Step = (db: Kysely<unknown>, h: DialectHelpers) => Promise<void>;
+
+const steps: Record<string, Step> = {
+  '0001_core': async (db, h) => {
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('accounts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('access_keys')
+      .addColumn('access_key_id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('repositories')
+      .addColumn('id', h.idType, (c) => (h.autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('name', h.bytewiseText, (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('repositories_account_name', ['account_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('blobs')
+      .addColumn('digest', 'text', (c) => c.primaryKey())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('repository_blobs')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('digest', 'text', (c) => c.notNull().references('blobs.digest'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('repository_blobs_pk', ['repository_id', 'digest'])
+      .execute();
+    await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').column('digest').execute();
+    await db.schema
+      .createTable('manifests')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('media_type', 'text', (c) => c.notNull())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('artifact_type', 'text')
+      .addColumn('subject_digest', 'text')
+      .addColumn('config_digest', 'text')
+      .addColumn('annotations', 'text')
+      .addColumn('body', h.binary, (c) => c.notNull())
+      .addColumn('pushed_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_pulled_at', 'bigint')
+      .addPrimaryKeyConstraint('manifests_pk', ['repository_id', 'digest'])
+      .execute();
+    await db.schema.createIndex('manifests_subject').on('manifests').columns(['repository_id', 'subject_digest']).execute();
+    await db.schema
+      .createTable('manifest_references')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull())
+      .addColumn('parent_digest', 'text', (c) => c.notNull())
+      .addColumn('child_digest', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('manifest_references_pk', ['repository_id', 'parent_digest', 'child_digest', 'kind'])
+      .addForeignKeyConstraint('manifest_references_parent', ['repository_id', 'parent_digest'], 'manifests', ['repository_id', 'digest'], (c) => c.onDelete('cascade'))
+      .execute();
+    await db.schema.createIndex('manifest_references_child').on('manifest_references').columns(['repository_id', 'child_digest']).execute();
+    await db.schema
+      .createTable('tags')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull())
+      .addColumn('tag', h.bytewiseText, (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('tags_pk', ['repository_id', 'tag'])
+      .addForeignKeyConstraint('tags_manifest', ['repository_id', 'digest'], 'manifests', ['repository_id', 'digest'], (c) => c.onDelete('cascade'))
+      .execute();
+    await db.schema.createIndex('tags_digest').on('tags').columns(['repository_id', 'digest']).execute();
+    await db.schema
+      .createTable('uploads')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('uploads_updated').on('uploads').column('updated_at').execute();
+    await db.schema
+      .createTable('events')
+      .addColumn('id', h.idType, (c) => (h.autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('repository', 'text')
+      .addColumn('digest', 'text')
+      .addColumn('tag', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('jobs')
+      .addColumn('id', h.idType, (c) => (h.autoIncrement ? c.primaryKey().autoIncrement() : c.primaryKey()))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('dedupe_key', 'text')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('run_at', 'bigint', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_until', 'bigint')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('jobs_ready').on('jobs').columns(['status', 'run_at']).execute();
+    // One pending/running job per dedupe key (partial unique index; both dialects support it).
+    await sql`create unique index jobs_dedupe on jobs (dedupe_key) where dedupe_key is not null and status in ('pending', 'running')`.execute(db);
+  },
+};
+
+export function migrationProvider(dialect: DialectName): MigrationProvider {
+  const h = helpers(dialect);
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, step] of Object.entries(steps)) out[name] = { up: (db) => step(db, h) };
+      return out;
+    },
+  };
+}
+
+export async function migrate(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect), migrationTableName: 'berth_migrations', migrationLockTableName: 'berth_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error !== undefined || failed !== undefined) {
+    const why = error instanceof Error ? error.message : JSON.stringify(error ?? 'unknown error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${why}`);
+  }
+}

@@ -1,0 +1,123 @@
+// Table types of the metadata database. Times are epoch milliseconds; booleans are 0/1 integers,
+// so that SQLite and PostgreSQL share one SQL code path.
+import type { Generated } from 'kysely';
+
+export interface AccountsTable {
+  id: string;
+  created_at: number;
+}
+
+export interface AccessKeysTable {
+  access_key_id: string;
+  account_id: string;
+  /** The IAM user name; `root` for the account's root credentials. */
+  user_name: string;
+  /** `scrypt$N$r$p$salt$hash` of the secret access key. */
+  secret_hash: string;
+  status: string;
+  created_at: number;
+}
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  account_id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface BlobsTable {
+  digest: string;
+  size: number;
+  created_at: number;
+}
+
+export interface RepositoryBlobsTable {
+  repository_id: number;
+  digest: string;
+  created_at: number;
+}
+
+export interface ManifestsTable {
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  config_digest: string | null;
+  /** JSON object of string annotations, or null. */
+  annotations: string | null;
+  body: Uint8Array;
+  pushed_at: number;
+  last_pulled_at: number | null;
+}
+
+export interface ManifestReferencesTable {
+  repository_id: number;
+  parent_digest: string;
+  child_digest: string;
+  /** `blob` (config or layer) or `manifest` (index child). */
+  kind: string;
+}
+
+export interface TagsTable {
+  repository_id: number;
+  tag: string;
+  digest: string;
+  updated_at: number;
+}
+
+export interface UploadsTable {
+  id: string;
+  repository_id: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  account_id: string;
+  type: string;
+  repository: string | null;
+  digest: string | null;
+  tag: string | null;
+  /** JSON detail. */
+  detail: string;
+  created_at: number;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  payload: string;
+  /** At most one pending or running job per key. */
+  dedupe_key: string | null;
+  status: string;
+  run_at: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  settings: SettingsTable;
+  accounts: AccountsTable;
+  access_keys: AccessKeysTable;
+  repositories: RepositoriesTable;
+  blobs: BlobsTable;
+  repository_blobs: RepositoryBlobsTable;
+  manifests: ManifestsTable;
+  manifest_references: ManifestReferencesTable;
+  tags: TagsTable;
+  uploads: UploadsTable;
+  events: EventsTable;
+  jobs: JobsTable;
+}

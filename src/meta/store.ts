@@ -1,0 +1,594 @@
+// The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, ManifestsTable } from './schema.ts';
+
+export interface Account {
+  id: string;
+  createdAt: number;
+}
+
+export interface AccessKey {
+  accessKeyId: string;
+  accountId: string;
+  userName: string;
+  secretHash: string;
+  status: 'Active' | 'Inactive';
+  createdAt: number;
+}
+
+export interface Repository {
+  id: number;
+  accountId: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ManifestMeta {
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  configDigest: string | null;
+  annotations: Record<string, string> | null;
+  pushedAt: number;
+  lastPulledAt: number | null;
+}
+
+export interface Manifest extends ManifestMeta {
+  body: Buffer;
+}
+
+export interface ManifestReference {
+  childDigest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface NewManifest {
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  configDigest: string | null;
+  annotations: Record<string, string> | null;
+  body: Buffer;
+  pushedAt: number;
+  references: ManifestReference[];
+}
+
+export interface Upload {
+  id: string;
+  repositoryId: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewEvent {
+  accountId: string;
+  type: string;
+  repository?: string | null;
+  digest?: string | null;
+  tag?: string | null;
+  detail: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface EventRecord extends Required<Omit<NewEvent, 'detail'>> {
+  id: number;
+  detail: Record<string, unknown>;
+}
+
+export interface Page {
+  /** Return items strictly after this key. */
+  after?: string | undefined;
+  limit: number;
+}
+
+type Db = Kysely<Database>;
+
+function toManifestMeta(r: Omit<ManifestsTable, 'body'>): ManifestMeta {
+  return {
+    repositoryId: Number(r.repository_id),
+    digest: r.digest,
+    mediaType: r.media_type,
+    size: Number(r.size),
+    artifactType: r.artifact_type,
+    subjectDigest: r.subject_digest,
+    configDigest: r.config_digest,
+    annotations: r.annotations === null ? null : (JSON.parse(r.annotations) as Record<string, string>),
+    pushedAt: Number(r.pushed_at),
+    lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
+  };
+}
+
+const MANIFEST_META_COLUMNS = [
+  'repository_id',
+  'digest',
+  'media_type',
+  'size',
+  'artifact_type',
+  'subject_digest',
+  'config_digest',
+  'annotations',
+  'pushed_at',
+  'last_pulled_at',
+] as const;
+
+export class SettingsStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value;
+  }
+
+  /** Sets the value only if the key is absent; returns the value now stored. */
+  async setIfAbsent(key: string, value: string): Promise<string> {
+    await this.db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    return (await this.get(key)) ?? value;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    await this.db.insertInto('settings').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+}
+
+export class AccountStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(id: string): Promise<Account | undefined> {
+    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : { id: r.id, createdAt: Number(r.created_at) };
+  }
+
+  async ensure(id: string, now: number): Promise<Account> {
+    await this.db.insertInto('accounts').values({ id, created_at: now }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    const a = await this.get(id);
+    if (a === undefined) throw new Error(`account ${id} vanished`);
+    return a;
+  }
+}
+
+export class AccessKeyStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(accessKeyId: string): Promise<AccessKey | undefined> {
+    const r = await this.db.selectFrom('access_keys').selectAll().where('access_key_id', '=', accessKeyId).executeTakeFirst();
+    if (r === undefined) return undefined;
+    return {
+      accessKeyId: r.access_key_id,
+      accountId: r.account_id,
+      userName: r.user_name,
+      secretHash: r.secret_hash,
+      status: r.status === 'Inactive' ? 'Inactive' : 'Active',
+      createdAt: Number(r.created_at),
+    };
+  }
+
+  async put(k: AccessKey): Promise<void> {
+    const row = {
+      access_key_id: k.accessKeyId,
+      account_id: k.accountId,
+      user_name: k.userName,
+      secret_hash: k.secretHash,
+      status: k.status,
+      created_at: k.createdAt,
+    };
+    await this.db
+      .insertInto('access_keys')
+      .values(row)
+      .onConflict((oc) => oc.column('access_key_id').doUpdateSet({ secret_hash: row.secret_hash, status: row.status, user_name: row.user_name }))
+      .execute();
+  }
+
+  async listForUser(accountId: string, userName: string): Promise<AccessKey[]> {
+    const rows = await this.db.selectFrom('access_keys').select('access_key_id').where('account_id', '=', accountId).where('user_name', '=', userName).orderBy('created_at').execute();
+    const out: AccessKey[] = [];
+    for (const r of rows) {
+      const k = await this.get(r.access_key_id);
+      if (k !== undefined) out.push(k);
+    }
+    return out;
+  }
+}
+
+export class RepositoryStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private static row(r: { id: number; account_id: string; name: string; created_at: number }): Repository {
+    return { id: Number(r.id), accountId: r.account_id, name: r.name, createdAt: Number(r.created_at) };
+  }
+
+  async get(accountId: string, name: string): Promise<Repository | undefined> {
+    const r = await this.db.selectFrom('repositories').selectAll().where('account_id', '=', accountId).where('name', '=', name).executeTakeFirst();
+    return r === undefined ? undefined : RepositoryStore.row(r);
+  }
+
+  /** Creates the repository unless it exists; returns it and whether it was created now. */
+  async ensure(accountId: string, name: string, now: number): Promise<{ repository: Repository; created: boolean }> {
+    const inserted = await this.db
+      .insertInto('repositories')
+      .values({ account_id: accountId, name, created_at: now })
+      .onConflict((oc) => oc.columns(['account_id', 'name']).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted !== undefined) return { repository: RepositoryStore.row(inserted), created: true };
+    const existing = await this.get(accountId, name);
+    if (existing === undefined) throw new Error(`repository ${name} vanished`);
+    return { repository: existing, created: false };
+  }
+
+  async list(accountId: string, page: Page): Promise<Repository[]> {
+    let q = this.db.selectFrom('repositories').selectAll().where('account_id', '=', accountId);
+    if (page.after !== undefined) q = q.where('name', '>', page.after);
+    const rows = await q.orderBy('name').limit(page.limit).execute();
+    return rows.map((r) => RepositoryStore.row(r));
+  }
+
+  async delete(id: number): Promise<boolean> {
+    // Explicit deletes (rather than relying on cascades) keep both dialects identical.
+    await this.db.deleteFrom('tags').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('manifest_references').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('manifests').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('repository_blobs').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('uploads').where('repository_id', '=', id).execute();
+    const r = await this.db.deleteFrom('repositories').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+}
+
+export class BlobStoreMeta {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Records a blob that is durably stored. Idempotent. */
+  async put(digest: string, size: number, now: number): Promise<void> {
+    await this.db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+  }
+
+  async get(digest: string): Promise<{ digest: string; size: number } | undefined> {
+    const r = await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
+    return r === undefined ? undefined : { digest: r.digest, size: Number(r.size) };
+  }
+
+  /** The blob's size if it is linked into the repository. */
+  async getInRepository(repositoryId: number, digest: string): Promise<{ digest: string; size: number } | undefined> {
+    const r = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['b.digest', 'b.size'])
+      .where('rb.repository_id', '=', repositoryId)
+      .where('rb.digest', '=', digest)
+      .executeTakeFirst();
+    return r === undefined ? undefined : { digest: r.digest, size: Number(r.size) };
+  }
+
+  /** Sizes of those of `digests` linked into the repository. */
+  async sizesInRepository(repositoryId: number, digests: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const part = digests.slice(i, i + 500);
+      const rows = await this.db
+        .selectFrom('repository_blobs as rb')
+        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select(['b.digest', 'b.size'])
+        .where('rb.repository_id', '=', repositoryId)
+        .where('rb.digest', 'in', part)
+        .execute();
+      for (const r of rows) out.set(r.digest, Number(r.size));
+    }
+    return out;
+  }
+
+  async link(repositoryId: number, digest: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('repository_blobs')
+      .values({ repository_id: repositoryId, digest, created_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .execute();
+  }
+
+  async unlink(repositoryId: number, digest: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+}
+
+export class ManifestStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(repositoryId: number, digest: string): Promise<Manifest | undefined> {
+    const r = await this.db.selectFrom('manifests').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    if (r === undefined) return undefined;
+    return { ...toManifestMeta(r), body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) };
+  }
+
+  async getMeta(repositoryId: number, digest: string): Promise<ManifestMeta | undefined> {
+    const r = await this.db.selectFrom('manifests').select(MANIFEST_META_COLUMNS).where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    return r === undefined ? undefined : toManifestMeta(r);
+  }
+
+  /** Sizes of those of `digests` stored in the repository. */
+  async sizes(repositoryId: number, digests: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('manifests')
+        .select(['digest', 'size'])
+        .where('repository_id', '=', repositoryId)
+        .where('digest', 'in', digests.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.digest, Number(r.size));
+    }
+    return out;
+  }
+
+  /** Stores the manifest and its references unless it exists. Returns whether it was inserted. */
+  async put(m: NewManifest): Promise<boolean> {
+    const r = await this.db
+      .insertInto('manifests')
+      .values({
+        repository_id: m.repositoryId,
+        digest: m.digest,
+        media_type: m.mediaType,
+        size: m.size,
+        artifact_type: m.artifactType,
+        subject_digest: m.subjectDigest,
+        config_digest: m.configDigest,
+        annotations: m.annotations === null ? null : JSON.stringify(m.annotations),
+        body: m.body,
+        pushed_at: m.pushedAt,
+        last_pulled_at: null,
+      })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .executeTakeFirst();
+    const inserted = Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    if (inserted && m.references.length > 0) {
+      const seen = new Set<string>();
+      const rows = [];
+      for (const ref of m.references) {
+        const k = `${ref.kind} ${ref.childDigest}`;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        rows.push({ repository_id: m.repositoryId, parent_digest: m.digest, child_digest: ref.childDigest, kind: ref.kind });
+      }
+      for (let i = 0; i < rows.length; i += 200) await this.db.insertInto('manifest_references').values(rows.slice(i, i + 200)).execute();
+    }
+    return inserted;
+  }
+
+  async delete(repositoryId: number, digest: string): Promise<boolean> {
+    await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+    await this.db.deleteFrom('manifest_references').where('repository_id', '=', repositoryId).where('parent_digest', '=', digest).execute();
+    const r = await this.db.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Digests of the manifests (indexes) in the repository that list `digest` as a child. */
+  async parents(repositoryId: number, digest: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('manifest_references')
+      .select('parent_digest')
+      .where('repository_id', '=', repositoryId)
+      .where('child_digest', '=', digest)
+      .where('kind', '=', 'manifest')
+      .execute();
+    return rows.map((r) => r.parent_digest);
+  }
+
+  /** Manifests of the repository that use the blob as config or layer (at most `limit`). */
+  async blobUsers(repositoryId: number, digest: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('manifest_references')
+      .select('parent_digest')
+      .where('repository_id', '=', repositoryId)
+      .where('child_digest', '=', digest)
+      .where('kind', '=', 'blob')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.parent_digest);
+  }
+
+  async references(repositoryId: number, digest: string): Promise<ManifestReference[]> {
+    const rows = await this.db
+      .selectFrom('manifest_references')
+      .select(['child_digest', 'kind'])
+      .where('repository_id', '=', repositoryId)
+      .where('parent_digest', '=', digest)
+      .execute();
+    return rows.map((r) => ({ childDigest: r.child_digest, kind: r.kind === 'manifest' ? 'manifest' : 'blob' }));
+  }
+
+  /** Manifests of the repository whose subject is `subject`, optionally of one artifact type. */
+  async referrers(repositoryId: number, subject: string, artifactType?: string): Promise<ManifestMeta[]> {
+    let q = this.db.selectFrom('manifests').select(MANIFEST_META_COLUMNS).where('repository_id', '=', repositoryId).where('subject_digest', '=', subject);
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    const rows = await q.orderBy('pushed_at').orderBy('digest').execute();
+    return rows.map(toManifestMeta);
+  }
+
+  async recordPull(repositoryId: number, digest: string, now: number): Promise<void> {
+    await this.db.updateTable('manifests').set({ last_pulled_at: now }).where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+  }
+
+  async count(repositoryId: number): Promise<number> {
+    const r = await this.db.selectFrom('manifests').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repositoryId).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+export class TagStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(repositoryId: number, tag: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('tags').select('digest').where('repository_id', '=', repositoryId).where('tag', '=', tag).executeTakeFirst();
+    return r?.digest;
+  }
+
+  /** Points the tag at `digest`; returns the digest it pointed at before, if any. */
+  async put(repositoryId: number, tag: string, digest: string, now: number): Promise<string | undefined> {
+    const before = await this.get(repositoryId, tag);
+    if (before === digest) return before;
+    await this.db
+      .insertInto('tags')
+      .values({ repository_id: repositoryId, tag, digest, updated_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'tag']).doUpdateSet({ digest, updated_at: now }))
+      .execute();
+    return before;
+  }
+
+  /** Removes the tag; returns the digest it pointed at, if it existed. */
+  async delete(repositoryId: number, tag: string): Promise<string | undefined> {
+    const r = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('tag', '=', tag).returning('digest').executeTakeFirst();
+    return r?.digest;
+  }
+
+  async list(repositoryId: number, page: Page): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('tag').where('repository_id', '=', repositoryId);
+    if (page.after !== undefined) q = q.where('tag', '>', page.after);
+    const rows = await q.orderBy('tag').limit(page.limit).execute();
+    return rows.map((r) => r.tag);
+  }
+
+  async forDigest(repositoryId: number, digest: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('tags').select('tag').where('repository_id', '=', repositoryId).where('digest', '=', digest).orderBy('tag').execute();
+    return rows.map((r) => r.tag);
+  }
+}
+
+export class UploadStoreMeta {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async create(u: Upload): Promise<void> {
+    await this.db.insertInto('uploads').values({ id: u.id, repository_id: u.repositoryId, created_at: u.createdAt, updated_at: u.updatedAt }).execute();
+  }
+
+  async get(id: string): Promise<Upload | undefined> {
+    const r = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : { id: r.id, repositoryId: Number(r.repository_id), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+  }
+
+  async touch(id: string, now: number): Promise<void> {
+    await this.db.updateTable('uploads').set({ updated_at: now }).where('id', '=', id).execute();
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async staleIds(updatedBefore: number, limit: number): Promise<string[]> {
+    const rows = await this.db.selectFrom('uploads').select('id').where('updated_at', '<', updatedBefore).orderBy('updated_at').limit(limit).execute();
+    return rows.map((r) => r.id);
+  }
+}
+
+export class EventStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async append(e: NewEvent): Promise<void> {
+    await this.db
+      .insertInto('events')
+      .values({
+        account_id: e.accountId,
+        type: e.type,
+        repository: e.repository ?? null,
+        digest: e.digest ?? null,
+        tag: e.tag ?? null,
+        detail: JSON.stringify(e.detail),
+        created_at: e.createdAt,
+      })
+      .execute();
+  }
+
+  async list(afterId: number, limit: number): Promise<EventRecord[]> {
+    const rows = await this.db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      accountId: r.account_id,
+      type: r.type,
+      repository: r.repository,
+      digest: r.digest,
+      tag: r.tag,
+      detail: JSON.parse(r.detail) as Record<string, unknown>,
+      createdAt: Number(r.created_at),
+    }));
+  }
+}
+
+/** The metadata seam: small stores per aggregate and a transaction that spans them. */
+export class MetaStore {
+  readonly settings: SettingsStore;
+  readonly accounts: AccountStore;
+  readonly accessKeys: AccessKeyStore;
+  readonly repositories: RepositoryStore;
+  readonly blobs: BlobStoreMeta;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly uploads: UploadStoreMeta;
+  readonly events: EventStore;
+
+  readonly db: Kysely<Database>;
+  readonly dialect: 'sqlite' | 'postgres';
+  private readonly closer: () => Promise<void>;
+  private readonly inTransaction: boolean;
+
+  constructor(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', closer: () => Promise<void>, inTransaction = false) {
+    this.db = db;
+    this.dialect = dialect;
+    this.closer = closer;
+    this.inTransaction = inTransaction;
+    this.settings = new SettingsStore(db);
+    this.accounts = new AccountStore(db);
+    this.accessKeys = new AccessKeyStore(db);
+    this.repositories = new RepositoryStore(db);
+    this.blobs = new BlobStoreMeta(db);
+    this.manifests = new ManifestStore(db);
+    this.tags = new TagStore(db);
+    this.uploads = new UploadStoreMeta(db);
+    this.events = new EventStore(db);
+  }
+
+  /** Runs `fn` in one database transaction; nested calls join the outer transaction. */
+  async transaction<T>(fn: (tx: MetaStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return await fn(this);
+    return await this.db.transaction().execute(async (trx: Transaction<Database>) => await fn(new MetaStore(trx, this.dialect, this.closer, true)));
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.closer();
+  }
+}
