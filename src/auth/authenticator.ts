@@ -1,0 +1,90 @@
+// The Authenticator seam: a request's credentials -> a Principal, or null for an anonymous request.
+// Bad credentials are an error (401), not anonymity.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { RegistryError } from '../core/errors.ts';
+import type { MetaStore } from '../meta/index.ts';
+import type { Principal } from './principal.ts';
+import { rootArn } from './principal.ts';
+import { verifySecret } from './secrets.ts';
+
+export interface AuthRequest {
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface Authenticator {
+  authenticate(req: AuthRequest): Promise<Principal | null>;
+  /** Forget cached verifications of an access key (after it is deleted or deactivated). */
+  invalidate(accessKeyId: string): void;
+}
+
+interface CacheEntry {
+  /** sha256 of the secret that was verified; compared in constant time. */
+  secretDigest: Buffer;
+  principal: Principal;
+  expiresAt: number;
+}
+
+const MAX_CACHE = 10_000;
+
+/**
+ * HTTP Basic with an access key id and secret access key. Verifying a stored scrypt hash costs tens
+ * of milliseconds, so a successful verification is cached (keyed by access key id, holding a
+ * digest of the secret, never the secret) for `cacheTtlSeconds`.
+ */
+export class BasicAuthenticator implements Authenticator {
+  private readonly meta: MetaStore;
+  private readonly cacheTtlMs: number;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly now: () => number;
+
+  constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number }) {
+    this.meta = meta;
+    this.cacheTtlMs = opts.cacheTtlSeconds * 1000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  invalidate(accessKeyId: string): void {
+    this.cache.delete(accessKeyId);
+  }
+
+  async authenticate(req: AuthRequest): Promise<Principal | null> {
+    const header = req.headers.authorization;
+    const value = Array.isArray(header) ? header[0] : header;
+    if (value === undefined || value === '') return null;
+    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
+    if (m === null) {
+      const scheme = value.split(/\s/, 1)[0] ?? '';
+      throw new RegistryError('Unauthorized', `unsupported authorization scheme "${scheme.slice(0, 20)}": use Basic with an access key id and secret`);
+    }
+    const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw new RegistryError('Unauthorized', 'malformed Basic credentials');
+    const accessKeyId = decoded.slice(0, colon);
+    const secret = decoded.slice(colon + 1);
+    return await this.verify(accessKeyId, secret);
+  }
+
+  async verify(accessKeyId: string, secret: string): Promise<Principal> {
+    const secretDigest = createHash('sha256').update(secret).digest();
+    const now = this.now();
+    const hit = this.cache.get(accessKeyId);
+    if (hit !== undefined && hit.expiresAt > now) {
+      if (timingSafeEqual(hit.secretDigest, secretDigest)) return hit.principal;
+      throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
+    }
+    const key = await this.meta.accessKeys.get(accessKeyId);
+    if (key === undefined || key.status !== 'Active' || !(await verifySecret(secret, key.secretHash))) {
+      throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
+    }
+    const principal: Principal = {
+      accountId: key.accountId,
+      arn: key.userName === 'root' ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user/${key.userName}`,
+      userName: key.userName,
+      accessKeyId,
+      kind: key.userName === 'root' ? 'root' : 'user',
+    };
+    if (this.cache.size >= MAX_CACHE) this.cache.clear();
+    this.cache.set(accessKeyId, { secretDigest, principal, expiresAt: now + this.cacheTtlMs });
+    return principal;
+  }
+}
