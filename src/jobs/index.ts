@@ -1,0 +1,1 @@
+export { SqlJobQueue, type JobQueue, type JobHandler, type JobContext, type NewJob, type SqlJobQueueOptions } from './queue.ts';
