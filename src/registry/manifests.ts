@@ -1,0 +1,233 @@
+// Manifests and tags of a repository: push (with validation of everything it references), pull,
+// delete by digest or by tag, tag listing, referrers.
+import { isRegistryError, RegistryError } from '../core/errors.ts';
+import { parseDigest } from '../core/digest.ts';
+import { parseManifest, type Descriptor, type ParsedManifest } from '../core/manifest.ts';
+import { MT } from '../core/media-types.ts';
+import { parseReference, type Reference } from '../core/names.ts';
+import type { Manifest, ManifestMeta, ManifestReference, MetaStore, Repository } from '../meta/index.ts';
+import type { RegistryContext } from './context.ts';
+
+export interface PutManifestResult {
+  digest: string;
+  mediaType: string;
+  /** The subject's digest, when the manifest has one (sent back as OCI-Subject). */
+  subject?: string;
+  /** Whether the manifest was new to the repository. */
+  created: boolean;
+}
+
+/** How often the last-pull time of a manifest is written at most (ECR refreshes it at least daily). */
+const PULL_RECORD_INTERVAL_MS = 60_000;
+
+export class ManifestService {
+  private readonly ctx: RegistryContext;
+
+  constructor(ctx: RegistryContext) {
+    this.ctx = ctx;
+  }
+
+  private async resolve(repo: Repository, reference: string): Promise<string> {
+    const ref = readReference(repo, reference);
+    if (ref.kind === 'digest') return ref.digest.digest;
+    const digest = await this.ctx.meta.tags.get(repo.id, ref.tag);
+    if (digest === undefined) throw new RegistryError('ManifestUnknown', `manifest tagged "${ref.tag}" is not in repository ${repo.name}`, { tag: ref.tag });
+    return digest;
+  }
+
+  async head(repo: Repository, reference: string): Promise<ManifestMeta> {
+    const digest = await this.resolve(repo, reference);
+    const m = await this.ctx.meta.manifests.getMeta(repo.id, digest);
+    if (m === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
+    return m;
+  }
+
+  async get(repo: Repository, reference: string): Promise<Manifest> {
+    const digest = await this.resolve(repo, reference);
+    const m = await this.ctx.meta.manifests.get(repo.id, digest);
+    if (m === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
+    const now = this.ctx.now();
+    if (m.lastPulledAt === null || now - m.lastPulledAt > PULL_RECORD_INTERVAL_MS) {
+      this.ctx.meta.manifests.recordPull(repo.id, digest, now).catch((e: unknown) => this.ctx.log.warn({ err: e, digest }, 'could not record pull time'));
+    }
+    return m;
+  }
+
+  async put(repo: Repository, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+    const ref = parseReference(reference);
+    const parsed = parseManifest(body, contentType, ref.kind === 'digest' ? ref.digest.algorithm : 'sha256');
+    if (ref.kind === 'digest' && parsed.digest !== ref.digest.digest) {
+      throw new RegistryError('ManifestDigestMismatch', `the manifest's digest is ${parsed.digest}, not ${ref.digest.digest} as in the URL`, { expected: ref.digest.digest, actual: parsed.digest });
+    }
+    const references: ManifestReference[] = [
+      ...parsed.requiredBlobs.map((d) => ({ childDigest: d.digest, kind: 'blob' as const })),
+      ...parsed.manifests.map((d) => ({ childDigest: d.digest, kind: 'manifest' as const })),
+    ];
+    const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    const now = this.ctx.now();
+    const created = await this.ctx.meta.transaction(async (tx) => {
+      // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
+      await this.checkReferences(tx, repo, parsed);
+      const inserted = await tx.manifests.put({
+        repositoryId: repo.id,
+        digest: parsed.digest,
+        mediaType: parsed.mediaType,
+        size: parsed.size,
+        artifactType: parsed.artifactType ?? null,
+        subjectDigest: parsed.subject?.digest ?? null,
+        configDigest: parsed.config?.digest ?? null,
+        annotations: parsed.annotations ?? null,
+        body,
+        pushedAt: now,
+        references,
+      });
+      let previous: string | undefined;
+      if (tag !== undefined) previous = await tx.tags.put(repo.id, tag, parsed.digest, now);
+      if (inserted || (tag !== undefined && previous !== parsed.digest)) {
+        await tx.events.append({
+          accountId: repo.accountId,
+          type: 'image.push',
+          repository: repo.name,
+          digest: parsed.digest,
+          tag: tag ?? null,
+          detail: {
+            'action-type': 'PUSH',
+            result: 'SUCCESS',
+            'repository-name': repo.name,
+            'image-digest': parsed.digest,
+            'image-tag': tag ?? '',
+            'manifest-media-type': parsed.mediaType,
+            ...(parsed.artifactType !== undefined ? { 'artifact-media-type': parsed.artifactType } : {}),
+            ...(previous !== undefined && previous !== parsed.digest ? { 'previous-image-digest': previous } : {}),
+          },
+          createdAt: now,
+        });
+      }
+      return inserted;
+    });
+    const result: PutManifestResult = { digest: parsed.digest, mediaType: parsed.mediaType, created };
+    if (parsed.subject !== undefined) result.subject = parsed.subject.digest;
+    return result;
+  }
+
+  /** Every blob and child manifest the manifest lists must be in the repository, with the size given. */
+  private async checkReferences(meta: MetaStore, repo: Repository, parsed: ParsedManifest): Promise<void> {
+    const missing: Descriptor[] = [];
+    const wrongSize: Array<{ digest: string; declared: number; actual: number }> = [];
+    if (parsed.requiredBlobs.length > 0) {
+      const sizes = await meta.blobs.sizesInRepository(repo.id, uniqueDigests(parsed.requiredBlobs));
+      for (const d of parsed.requiredBlobs) {
+        const size = sizes.get(d.digest);
+        if (size === undefined) missing.push(d);
+        else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, actual: size });
+      }
+    }
+    if (missing.length > 0) {
+      throw new RegistryError('ManifestBlobUnknown', `the manifest references blobs that are not in repository ${repo.name}: ${missing.map((d) => d.digest).join(', ')}`, {
+        missing: missing.map((d) => d.digest),
+      });
+    }
+    if (parsed.manifests.length > 0) {
+      const sizes = await meta.manifests.sizes(repo.id, uniqueDigests(parsed.manifests));
+      const absent: string[] = [];
+      for (const d of parsed.manifests) {
+        const size = sizes.get(d.digest);
+        if (size === undefined) absent.push(d.digest);
+        else if (size !== d.size) wrongSize.push({ digest: d.digest, declared: d.size, actual: size });
+      }
+      if (absent.length > 0) {
+        throw new RegistryError('ManifestReferenceUnknown', `the index references manifests that are not in repository ${repo.name}: ${absent.join(', ')}`, { missing: absent });
+      }
+    }
+    if (wrongSize.length > 0) {
+      const w = wrongSize[0] as { digest: string; declared: number; actual: number };
+      throw new RegistryError('ManifestInvalid', `descriptor of ${w.digest} declares size ${w.declared} but the stored content has ${w.actual} bytes`, { sizes: wrongSize });
+    }
+  }
+
+  /**
+   * DELETE by tag removes the tag; DELETE by digest removes the manifest and every tag pointing at
+   * it. A manifest that an index in the repository lists is refused: delete the index first.
+   */
+  async delete(repo: Repository, reference: string): Promise<void> {
+    const ref = readReference(repo, reference);
+    const now = this.ctx.now();
+    await this.ctx.meta.transaction(async (tx) => {
+      if (ref.kind === 'tag') {
+        const digest = await tx.tags.delete(repo.id, ref.tag);
+        if (digest === undefined) throw new RegistryError('ManifestUnknown', `manifest tagged "${ref.tag}" is not in repository ${repo.name}`, { tag: ref.tag });
+        await tx.events.append({
+          accountId: repo.accountId,
+          type: 'image.delete',
+          repository: repo.name,
+          digest,
+          tag: ref.tag,
+          detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': ref.tag },
+          createdAt: now,
+        });
+        return;
+      }
+      const digest = ref.digest.digest;
+      const meta = await tx.manifests.getMeta(repo.id, digest);
+      if (meta === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
+      const parents = (await tx.manifests.parents(repo.id, digest)).filter((p) => p !== digest);
+      if (parents.length > 0) {
+        throw new RegistryError('ManifestReferenced', `manifest ${digest} is listed by index ${parents.slice(0, 5).join(', ')} in repository ${repo.name}; delete the index first`, {
+          digest,
+          indexes: parents.slice(0, 5),
+        });
+      }
+      const tags = await tx.tags.forDigest(repo.id, digest);
+      await tx.manifests.delete(repo.id, digest);
+      await tx.events.append({
+        accountId: repo.accountId,
+        type: 'image.delete',
+        repository: repo.name,
+        digest,
+        tag: null,
+        detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tags': tags, 'manifest-media-type': meta.mediaType },
+        createdAt: now,
+      });
+    });
+  }
+
+  /** Tags in byte order after `last`, at most `n`. */
+  async listTags(repo: Repository, n: number, last?: string): Promise<string[]> {
+    return await this.ctx.meta.tags.list(repo.id, { after: last, limit: n });
+  }
+
+  /** The referrers index of `subject` (OCI distribution-spec "Listing Referrers"). */
+  async referrers(repo: Repository, subject: string, artifactType?: string): Promise<{ schemaVersion: 2; mediaType: string; manifests: Descriptor[] }> {
+    parseDigest(subject);
+    const rows = await this.ctx.meta.manifests.referrers(repo.id, subject, artifactType);
+    return {
+      schemaVersion: 2,
+      mediaType: MT.ociIndex,
+      manifests: rows.map((m) => {
+        const d: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+        if (m.artifactType !== null) d.artifactType = m.artifactType;
+        if (m.annotations !== null) d.annotations = m.annotations;
+        return d;
+      }),
+    };
+  }
+}
+
+/**
+ * A reference to read or delete: a string that cannot be a tag names no manifest (404), while a
+ * malformed digest is still a bad request.
+ */
+function readReference(repo: Repository, reference: string): Reference {
+  try {
+    return parseReference(reference);
+  } catch (e) {
+    if (isRegistryError(e) && e.code === 'TagInvalid') {
+      throw new RegistryError('ManifestUnknown', `no manifest is tagged "${reference.slice(0, 200)}" in repository ${repo.name}: it is not a valid tag`, { tag: reference.slice(0, 200) });
+    }
+    throw e;
+  }
+}
+
+function uniqueDigests(ds: readonly Descriptor[]): string[] {
+  return [...new Set(ds.map((d) => d.digest))];
+}
