@@ -1,0 +1,2 @@
+export { ociPlugin, type OciDeps } from './routes.ts';
+export { matchRoute, splitUrl, type OciRoute } from './router.ts';

@@ -1,0 +1,336 @@
+// The OCI Distribution API (/v2/): authentication, authorization and the endpoints of
+// distribution-spec 1.1. Handlers throw RegistryError; the one error handler renders it.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { RegistryError } from '../core/errors.ts';
+import { parseDigest } from '../core/digest.ts';
+import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
+import { MT } from '../core/media-types.ts';
+import { validateRepositoryName } from '../core/names.ts';
+import { OCI_ACTIONS, repositoryArn, type Authenticator, type Authorizer, type OciOperation, type Principal } from '../auth/index.ts';
+import type { Registry } from '../registry/index.ts';
+import type { Repository } from '../meta/index.ts';
+import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
+import { parseContentLength, parseContentRange, parsePageSize, parseRangeHeader, readBody } from './http-util.ts';
+import { renderOciError } from './errors.ts';
+
+export interface OciDeps {
+  registry: Registry;
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+  region: string;
+  /** The realm named in the Basic challenge. */
+  realm: string;
+}
+
+const DEFAULT_PAGE = 1000;
+const MAX_PAGE = 10_000;
+
+interface Call {
+  req: FastifyRequest;
+  reply: FastifyReply;
+  raw: IncomingMessage;
+  method: string;
+  query: URLSearchParams;
+  principal: Principal;
+  accountId: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the OCI routes for the access log. */
+    berth?: { op?: string; repository?: string; principal?: string };
+  }
+}
+
+function header(raw: IncomingMessage, name: string): string | undefined {
+  const v = raw.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function uploadLocation(name: string, id: string): string {
+  return `/v2/${name}/blobs/uploads/${id}`;
+}
+
+function rangeHeader(size: number): string {
+  return `0-${size > 0 ? size - 1 : 0}`;
+}
+
+export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<void> {
+  const { registry } = deps;
+
+  // Bodies are streamed by the handlers themselves: blobs of any size, manifests with a 4 MiB cap.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  app.setErrorHandler((err, req, reply) => renderOciError(err, req, reply, deps.realm));
+  app.setNotFoundHandler((req, reply) => renderOciError(new RegistryError('NotFound', `no such endpoint: ${req.method} ${req.url.split('?')[0] ?? ''}`), req, reply, deps.realm));
+
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+  });
+
+  async function authorize(call: Call, op: OciOperation, repoName: string): Promise<void> {
+    const arn = repositoryArn(deps.region, call.accountId, repoName);
+    for (const action of OCI_ACTIONS[op]) {
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId });
+      if (!d.allowed) throw new RegistryError('Denied', d.reason, { action, resource: arn });
+    }
+  }
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const raw = req.raw;
+    const parts = splitUrl(raw.url ?? '/');
+    if (parts === null) throw new RegistryError('BadRequest', 'the request path is not valid percent-encoding');
+    const route = matchRoute(parts.path);
+    if (route === null) throw new RegistryError('NotFound', `no such endpoint: ${req.method} ${parts.path.slice(0, 300)}`);
+    const method = req.method;
+    if (!ALLOWED_METHODS[route.kind].includes(method)) {
+      throw new RegistryError('Unsupported', `${method} is not supported on this endpoint`, undefined, { Allow: ALLOWED_METHODS[route.kind].join(', ') });
+    }
+    const principal = await deps.authenticator.authenticate({ headers: raw.headers });
+    if (principal === null) throw new RegistryError('Unauthorized', 'authentication required');
+    req.berth = { principal: principal.arn };
+    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal.accountId };
+    await dispatch(call, route);
+  };
+
+  async function dispatch(call: Call, route: OciRoute): Promise<void> {
+    const { reply, method } = call;
+    switch (route.kind) {
+      case 'base':
+        call.req.berth = { ...call.req.berth, op: 'base' };
+        await reply.header('Content-Type', 'application/json').send('{}');
+        return;
+      case 'catalog':
+        return await catalog(call);
+      case 'manifest':
+        if (method === 'PUT') return await putManifest(call, route.name, route.reference);
+        if (method === 'DELETE') return await deleteManifest(call, route.name, route.reference);
+        return await getManifest(call, route.name, route.reference);
+      case 'blob':
+        if (method === 'DELETE') return await deleteBlob(call, route.name, route.digest);
+        return await getBlob(call, route.name, route.digest);
+      case 'uploads':
+        return await startUpload(call, route.name);
+      case 'upload':
+        if (method === 'PATCH') return await patchUpload(call, route.name, route.id);
+        if (method === 'PUT') return await completeUpload(call, route.name, route.id);
+        if (method === 'DELETE') return await cancelUpload(call, route.name, route.id);
+        return await uploadStatus(call, route.name, route.id);
+      case 'tags':
+        return await listTags(call, route.name);
+      case 'referrers':
+        return await referrers(call, route.name, route.digest);
+    }
+  }
+
+  /** Validates the name, checks the caller may perform `op` on it, and looks the repository up. */
+  async function repository(call: Call, name: string, op: OciOperation, create = false): Promise<Repository> {
+    validateRepositoryName(name);
+    call.req.berth = { ...call.req.berth, op, repository: name };
+    await authorize(call, op, name);
+    return create ? await registry.repositories.getOrCreate(call.accountId, name) : await registry.repositories.get(call.accountId, name);
+  }
+
+  async function catalog(call: Call): Promise<void> {
+    call.req.berth = { ...call.req.berth, op: 'catalog' };
+    await authorize(call, 'catalog', '*');
+    const n = parsePageSize(call.query.get('n'), DEFAULT_PAGE, MAX_PAGE);
+    const last = call.query.get('last') ?? undefined;
+    const names = n === 0 ? [] : await registry.repositories.list(call.accountId, n + 1, last);
+    const more = names.length > n;
+    const page = names.slice(0, n);
+    if (more) void call.reply.header('Link', `</v2/_catalog?n=${n}&last=${encodeURIComponent(page[page.length - 1] ?? '')}>; rel="next"`);
+    await call.reply.header('Content-Type', 'application/json').send(JSON.stringify({ repositories: page }));
+  }
+
+  async function listTags(call: Call, name: string): Promise<void> {
+    const repo = await repository(call, name, 'tags.list');
+    const n = parsePageSize(call.query.get('n'), DEFAULT_PAGE, MAX_PAGE);
+    const last = call.query.get('last') ?? undefined;
+    const tags = n === 0 ? [] : await registry.manifests.listTags(repo, n + 1, last);
+    const more = tags.length > n;
+    const page = tags.slice(0, n);
+    if (more) void call.reply.header('Link', `</v2/${name}/tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1] ?? '')}>; rel="next"`);
+    await call.reply.header('Content-Type', 'application/json').send(JSON.stringify({ name, tags: page }));
+  }
+
+  async function getManifest(call: Call, name: string, reference: string): Promise<void> {
+    const repo = await repository(call, name, 'manifest.get');
+    const etagOf = (digest: string): string => `"${digest}"`;
+    if (call.method === 'HEAD') {
+      const m = await registry.manifests.head(repo, reference);
+      await call.reply
+        .headers({ 'Content-Type': m.mediaType, 'Content-Length': String(m.size), 'Docker-Content-Digest': m.digest, ETag: etagOf(m.digest) })
+        .send();
+      return;
+    }
+    const m = await registry.manifests.get(repo, reference);
+    const inm = header(call.raw, 'if-none-match');
+    void call.reply.headers({ 'Docker-Content-Digest': m.digest, ETag: etagOf(m.digest) });
+    if (inm !== undefined && inm.split(',').some((t) => t.trim() === etagOf(m.digest))) {
+      await call.reply.code(304).send();
+      return;
+    }
+    await call.reply.headers({ 'Content-Type': m.mediaType, 'Content-Length': String(m.size) }).send(m.body);
+  }
+
+  async function putManifest(call: Call, name: string, reference: string): Promise<void> {
+    const repo = await repository(call, name, 'manifest.put', true);
+    const body = await readBody(call.raw, MAX_MANIFEST_BYTES, () => new RegistryError('ManifestTooLarge', `manifest is larger than the limit of ${MAX_MANIFEST_BYTES} bytes`));
+    const r = await registry.manifests.put(repo, reference, body, header(call.raw, 'content-type'));
+    void call.reply.headers({ Location: `/v2/${name}/manifests/${r.digest}`, 'Docker-Content-Digest': r.digest, 'Content-Length': '0' });
+    if (r.subject !== undefined) void call.reply.header('OCI-Subject', r.subject);
+    await call.reply.code(201).send();
+  }
+
+  async function deleteManifest(call: Call, name: string, reference: string): Promise<void> {
+    const repo = await repository(call, name, 'manifest.delete');
+    await registry.manifests.delete(repo, reference);
+    await call.reply.code(202).header('Content-Length', '0').send();
+  }
+
+  async function getBlob(call: Call, name: string, digest: string): Promise<void> {
+    const repo = await repository(call, name, 'blob.get');
+    parseDigest(digest);
+    const common = { 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ETag: `"${digest}"`, 'Cache-Control': 'max-age=31536000' };
+    if (call.method === 'HEAD') {
+      const info = await registry.blobs.stat(repo, digest);
+      await call.reply.headers({ ...common, 'Content-Length': String(info.size) }).send();
+      return;
+    }
+    const info = await registry.blobs.stat(repo, digest);
+    const range = parseRangeHeader(header(call.raw, 'range'), info.size);
+    const status = range === null ? 200 : 206;
+    const headers: Record<string, string> = { ...common, 'Content-Length': String(range === null ? info.size : range.end - range.start + 1) };
+    if (range !== null) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    // The bytes go straight to the socket through reused buffers (see FsDriver.copyTo).
+    const res = call.reply.raw;
+    let started = false;
+    try {
+      await registry.blobs.copyTo(repo, digest, res, range ?? undefined, () => {
+        started = true;
+        call.reply.hijack();
+        res.writeHead(status, { ...(call.reply.getHeaders() as Record<string, string>), ...headers });
+      });
+    } catch (e) {
+      if (!started) throw e;
+      call.req.log.warn({ err: e, digest }, 'blob download interrupted');
+      res.destroy();
+      return;
+    }
+    res.end();
+  }
+
+  async function deleteBlob(call: Call, name: string, digest: string): Promise<void> {
+    const repo = await repository(call, name, 'blob.delete');
+    await registry.blobs.delete(repo, digest);
+    await call.reply.code(202).header('Content-Length', '0').send();
+  }
+
+  async function startUpload(call: Call, name: string): Promise<void> {
+    const mount = call.query.get('mount');
+    const from = call.query.get('from');
+    const digest = call.query.get('digest');
+    if (mount !== null && from !== null && from !== '') {
+      const repo = await repository(call, name, 'upload.mount', true);
+      parseDigest(mount);
+      const mounted = await tryMount(call, repo, mount, from);
+      if (mounted) {
+        await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${mount}`, 'Docker-Content-Digest': mount, 'Content-Length': '0' }).send();
+        return;
+      }
+    }
+    const repo = await repository(call, name, 'upload.start', true);
+    if (digest !== null) {
+      // Single-request monolithic upload: POST ?digest= with the blob as body.
+      parseDigest(digest);
+      const { id } = await registry.uploads.start(repo);
+      const length = parseContentLength(header(call.raw, 'content-length'));
+      const info = await registry.uploads.complete(repo, id, digest, call.raw, length === undefined ? {} : { length });
+      await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest, 'Content-Length': '0' }).send();
+      return;
+    }
+    const { id } = await registry.uploads.start(repo);
+    await call.reply
+      .code(202)
+      .headers({ Location: uploadLocation(name, id), Range: '0-0', 'Docker-Upload-UUID': id, 'Content-Length': '0' })
+      .send();
+  }
+
+  async function tryMount(call: Call, repo: Repository, digest: string, fromName: string): Promise<boolean> {
+    try {
+      validateRepositoryName(fromName);
+    } catch {
+      return false;
+    }
+    // Mounting reads the source repository: the caller needs read access there too.
+    const arn = repositoryArn(deps.region, call.accountId, fromName);
+    for (const action of OCI_ACTIONS['blob.get']) {
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId });
+      if (!d.allowed) return false;
+    }
+    const from = await registry.repositories.find(call.accountId, fromName);
+    if (from === undefined) return false;
+    return (await registry.blobs.mount(repo, digest, from)) !== null;
+  }
+
+  async function uploadStatus(call: Call, name: string, id: string): Promise<void> {
+    const repo = await repository(call, name, 'upload.status');
+    const size = await registry.uploads.size(repo, id);
+    await call.reply
+      .code(204)
+      .headers({ Location: uploadLocation(name, id), Range: rangeHeader(size), 'Docker-Upload-UUID': id })
+      .send();
+  }
+
+  async function patchUpload(call: Call, name: string, id: string): Promise<void> {
+    const repo = await repository(call, name, 'upload.chunk');
+    const cr = parseContentRange(header(call.raw, 'content-range'));
+    const length = parseContentLength(header(call.raw, 'content-length'));
+    if (cr !== undefined && length !== undefined && cr.end - cr.start + 1 !== length) {
+      throw new RegistryError('BlobUploadInvalid', `Content-Range ${cr.start}-${cr.end} spans ${cr.end - cr.start + 1} bytes but Content-Length is ${length}`);
+    }
+    const opts: { start?: number; length?: number } = {};
+    if (cr !== undefined) opts.start = cr.start;
+    if (length !== undefined) opts.length = length;
+    const size = await registry.uploads.append(repo, id, call.raw, opts);
+    await call.reply
+      .code(202)
+      .headers({ Location: uploadLocation(name, id), Range: rangeHeader(size), 'Docker-Upload-UUID': id, 'Content-Length': '0' })
+      .send();
+  }
+
+  async function completeUpload(call: Call, name: string, id: string): Promise<void> {
+    const repo = await repository(call, name, 'upload.complete');
+    const digest = call.query.get('digest') ?? undefined;
+    const length = parseContentLength(header(call.raw, 'content-length'));
+    const chunked = header(call.raw, 'transfer-encoding') !== undefined;
+    const hasBody = chunked || (length !== undefined && length > 0);
+    const cr = parseContentRange(header(call.raw, 'content-range'));
+    const opts: { start?: number; length?: number } = {};
+    if (cr !== undefined) opts.start = cr.start;
+    if (length !== undefined) opts.length = length;
+    const info = await registry.uploads.complete(repo, id, digest, hasBody ? call.raw : undefined, opts);
+    await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest, 'Content-Length': '0' }).send();
+  }
+
+  async function cancelUpload(call: Call, name: string, id: string): Promise<void> {
+    const repo = await repository(call, name, 'upload.cancel');
+    await registry.uploads.cancel(repo, id);
+    await call.reply.code(204).send();
+  }
+
+  async function referrers(call: Call, name: string, digest: string): Promise<void> {
+    const repo = await repository(call, name, 'referrers.list');
+    const artifactType = call.query.get('artifactType') ?? undefined;
+    const index = await registry.manifests.referrers(repo, digest, artifactType === '' ? undefined : artifactType);
+    if (artifactType !== undefined && artifactType !== '') void call.reply.header('OCI-Filters-Applied', 'artifactType');
+    // A Buffer, so that Fastify adds no charset parameter to the media type.
+    await call.reply.header('Content-Type', MT.ociIndex).send(Buffer.from(JSON.stringify(index)));
+  }
+
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2', exposeHeadRoute: false, handler });
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*', exposeHeadRoute: false, handler });
+}
