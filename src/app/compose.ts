@@ -1,0 +1,138 @@
+// The composition root: the one place that reads the configuration and chooses implementations
+// (filesystem or S3, SQLite or PostgreSQL, embedded or distributed jobs). Everything else receives
+// what it needs as arguments.
+import { mkdirSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { AccountRootAuthorizer, BasicAuthenticator, type Authenticator, type Authorizer } from '../auth/index.ts';
+import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
+import { openPostgres, openSqlite, type MetaStore } from '../meta/index.ts';
+import { Registry } from '../registry/index.ts';
+import { BlobStore, FsDriver, UploadStore, type StorageDriver } from '../storage/index.ts';
+import { createLogger } from '../observability/logger.ts';
+import { bootstrap, type BootstrapResult } from './bootstrap.ts';
+import { buildHttp } from './http.ts';
+
+export interface App {
+  config: Config;
+  log: Logger;
+  meta: MetaStore;
+  storage: StorageDriver;
+  registry: Registry;
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+  jobs: JobQueue;
+  http: FastifyInstance;
+  boot: BootstrapResult;
+  /** Starts listening and background work; resolves to the bound address. */
+  start(): Promise<string>;
+  /** Graceful stop: no new requests, in-flight ones finish (bounded), then stores close. */
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  log?: Logger;
+  now?: () => number;
+}
+
+function under(dataDir: string, p: string | undefined, def: string): string {
+  if (p === undefined) return join(dataDir, def);
+  return isAbsolute(p) ? p : resolve(p);
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`invalid listen address "${listen}": expected host:port`);
+  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : (m[2] as string)), port: Number(m[3]) };
+}
+
+export async function compose(config: Config, opts: ComposeOptions = {}): Promise<App> {
+  const log = opts.log ?? createLogger(config.log.level);
+  const now = opts.now ?? Date.now;
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+
+  const meta =
+    config.database.driver === 'postgres'
+      ? await openPostgres({ url: config.database.postgres.url ?? '', poolSize: config.database.postgres.poolSize, statementTimeoutMs: config.database.postgres.statementTimeout * 1000 })
+      : await openSqlite({ path: under(dataDir, config.database.sqlite.path, 'berth.db'), synchronous: config.database.sqlite.synchronous });
+
+  let storage: StorageDriver;
+  try {
+    storage = new FsDriver({ root: under(dataDir, config.storage.filesystem.root, 'storage'), fsync: config.storage.filesystem.fsync });
+    await storage.check();
+  } catch (e) {
+    await meta.close();
+    throw e;
+  }
+
+  let boot: BootstrapResult;
+  try {
+    boot = await bootstrap({ ...config, dataDir }, meta, now());
+  } catch (e) {
+    await meta.close();
+    throw e;
+  }
+
+  const blobs = new BlobStore(storage);
+  const uploads = new UploadStore(storage, blobs);
+  const registry = new Registry({ meta, blobs, uploads, now, log });
+  const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now });
+  const authorizer = new AccountRootAuthorizer();
+  const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
+  jobs.register('uploads.purge', async () => {
+    await registry.uploads.purge(config.uploads.purgeAfter);
+  });
+  jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
+
+  const http = buildHttp({
+    log,
+    tls: config.tls.cert !== undefined && config.tls.key !== undefined ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+    oci: { registry, authenticator, authorizer, region: config.region, realm: 'berth' },
+    ready: async () => {
+      await meta.ping();
+      await storage.stat('.berth-ready');
+    },
+  });
+
+  let closing: Promise<void> | null = null;
+  const app: App = {
+    config,
+    log,
+    meta,
+    storage,
+    registry,
+    authenticator,
+    authorizer,
+    jobs,
+    http,
+    boot,
+    async start() {
+      const { host, port } = parseListen(config.listen);
+      const address = await http.listen({ host, port });
+      jobs.start();
+      return address;
+    },
+    async close() {
+      closing ??= (async () => {
+        const timeoutMs = config.shutdown.timeout * 1000;
+        const force = setTimeout(() => {
+          log.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
+          http.server.closeAllConnections();
+        }, timeoutMs);
+        force.unref();
+        try {
+          await http.close();
+        } finally {
+          clearTimeout(force);
+        }
+        await jobs.stop();
+        await meta.close();
+      })();
+      await closing;
+    },
+  };
+  return app;
+}

@@ -1,0 +1,75 @@
+// The HTTP server: one Fastify instance serving /v2/, the health endpoints and (later) the ECR API.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ociPlugin, type OciDeps } from '../oci/index.ts';
+
+export interface HttpDeps {
+  log: Logger;
+  oci: OciDeps;
+  tls?: { cert: string; key: string } | undefined;
+  /** Readiness: resolves when every backing store answers. */
+  ready: () => Promise<void>;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function buildHttp(deps: HttpDeps): FastifyInstance {
+  const https = deps.tls === undefined ? null : { cert: readFileSync(deps.tls.cert), key: readFileSync(deps.tls.key) };
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // One access-log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(https === null ? {} : { https }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
+    },
+    // Large blobs stream for as long as they take; idle connections still time out.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 75_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('X-Request-Id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const b = req.berth;
+    req.log.info(
+      {
+        method: req.method,
+        url: req.url.length > 500 ? `${req.url.slice(0, 500)}...` : req.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+        ...(b?.op !== undefined ? { op: b.op } : {}),
+        ...(b?.repository !== undefined ? { repository: b.repository } : {}),
+        ...(b?.principal !== undefined ? { principal: b.principal } : {}),
+      },
+      'request',
+    );
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    await reply.header('Cache-Control', 'no-store').send({ status: 'ok' });
+  });
+  app.get('/readyz', async (req, reply) => {
+    try {
+      await deps.ready();
+      await reply.header('Cache-Control', 'no-store').send({ status: 'ready' });
+    } catch (e) {
+      req.log.warn({ err: e }, 'not ready');
+      await reply.code(503).header('Cache-Control', 'no-store').send({ status: 'unavailable', reason: (e as Error).message });
+    }
+  });
+
+  void app.register(async (scope) => {
+    await ociPlugin(scope, deps.oci);
+  });
+  return app;
+}
