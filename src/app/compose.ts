@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { AccountRootAuthorizer, BasicAuthenticator, type Authenticator, type Authorizer } from '../auth/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
-import { openPostgres, openSqlite, type MetaStore } from '../meta/index.ts';
+import { openSqlite, type MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
 import { BlobStore, FsDriver, UploadStore, type StorageDriver } from '../storage/index.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -56,7 +56,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 
   const meta =
     config.database.driver === 'postgres'
-      ? await openPostgres({ url: config.database.postgres.url ?? '', poolSize: config.database.postgres.poolSize, statementTimeoutMs: config.database.postgres.statementTimeout * 1000 })
+      ? await (await import('../meta/postgres.ts')).openPostgres({ url: config.database.postgres.url ?? '', poolSize: config.database.postgres.poolSize, statementTimeoutMs: config.database.postgres.statementTimeout * 1000 })
       : await openSqlite({ path: under(dataDir, config.database.sqlite.path, 'berth.db'), synchronous: config.database.sqlite.synchronous });
 
   let storage: StorageDriver;
@@ -87,8 +87,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   });
   jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
 
+  const lifecycle = { closing: false };
   const http = buildHttp({
     log,
+    lifecycle,
     tls: config.tls.cert !== undefined && config.tls.key !== undefined ? { cert: config.tls.cert, key: config.tls.key } : undefined,
     oci: { registry, authenticator, authorizer, region: config.region, realm: 'berth' },
     ready: async () => {
@@ -117,6 +119,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     },
     async close() {
       closing ??= (async () => {
+        lifecycle.closing = true;
         const timeoutMs = config.shutdown.timeout * 1000;
         const force = setTimeout(() => {
           log.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');

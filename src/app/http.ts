@@ -11,6 +11,8 @@ export interface HttpDeps {
   tls?: { cert: string; key: string } | undefined;
   /** Readiness: resolves when every backing store answers. */
   ready: () => Promise<void>;
+  /** Set to true when shutdown begins: responses then close their connections. */
+  lifecycle: { closing: boolean };
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
@@ -39,7 +41,14 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('X-Request-Id', req.id);
   });
+  // During shutdown a keep-alive connection would outlive its last request and hold the process
+  // until the shutdown timeout: answer with Connection: close and close connections as they go idle.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (deps.lifecycle.closing) void reply.header('Connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
+    if (deps.lifecycle.closing) setImmediate(() => app.server.closeIdleConnections());
     const b = req.berth;
     req.log.info(
       {

@@ -212,7 +212,9 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       await registry.blobs.copyTo(repo, digest, res, range ?? undefined, () => {
         started = true;
         call.reply.hijack();
-        res.writeHead(status, { ...(call.reply.getHeaders() as Record<string, string>), ...headers });
+        // Hijacked: the onSend hooks do not run, so the headers they would add are merged here.
+        const shutdown = call.req.server.server.listening ? {} : { Connection: 'close' };
+        res.writeHead(status, { ...(call.reply.getHeaders() as Record<string, string>), ...headers, ...shutdown });
       });
     } catch (e) {
       if (!started) throw e;
