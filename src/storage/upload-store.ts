@@ -87,7 +87,7 @@ export class UploadStore {
       }
       let received = 0;
       const tap = new Transform({
-        highWaterMark: 4 * 1024 * 1024,
+        highWaterMark: 1024 * 1024,
         transform(chunk: Buffer, _enc, cb) {
           received += chunk.length;
           state.hash.update(chunk);

@@ -41,7 +41,7 @@ class FsWriter extends Writable implements ObjectWriter {
   private done = false;
 
   constructor(driver: FsDriver, fh: FileHandle, finalPath: string, tmpPath: string | null, startSize: number, fsync: boolean) {
-    super({ highWaterMark: 4 * 1024 * 1024, decodeStrings: true });
+    super({ highWaterMark: 2 * 1024 * 1024, decodeStrings: true });
     this.driver = driver;
     this.fh = fh;
     this.finalPath = finalPath;
