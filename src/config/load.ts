@@ -1,8 +1,17 @@
 // Loads the configuration: defaults < YAML file < BERTH_* environment < command-line flags.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlModule from 'yaml';
 import { z } from 'zod';
 import { ConfigSchema, type Config } from './schema.ts';
+
+// The YAML parser is loaded only when a configuration file is read.
+const require = createRequire(import.meta.url);
+type Yaml = typeof YamlModule;
+function parseYaml(text: string): unknown {
+  const yaml = require('yaml') as Yaml;
+  return yaml.parse(text);
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {

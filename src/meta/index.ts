@@ -1,4 +1,5 @@
 export { MetaStore } from './store.ts';
 export type { Account, AccessKey, Repository, Manifest, ManifestMeta, ManifestReference, NewManifest, Upload, NewEvent, EventRecord, Page } from './store.ts';
 export { openSqlite, type SqliteOptions } from './sqlite.ts';
-export { openPostgres, type PostgresOptions } from './postgres.ts';
+// PostgreSQL is imported from './postgres.ts' only where it is used, so that `pg` is not loaded otherwise.
+export type { PostgresOptions } from './postgres.ts';
