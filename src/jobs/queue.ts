@@ -195,6 +195,8 @@ export class SqlJobQueue implements JobQueue {
         .updateTable('jobs')
         .set({ status: failed ? 'failed' : 'pending', run_at: this.now() + backoff, lease_owner: null, lease_until: null, last_error: String((e as Error).message ?? e).slice(0, 2000), updated_at: this.now() })
         .where('id', '=', job.id)
+        // Only while this worker holds the lease: once it expired, another worker may own the job.
+        .where('lease_owner', '=', this.owner)
         .execute()
         .catch((err: unknown) => log.error({ err }, 'could not record job failure'));
     } finally {
