@@ -38,6 +38,8 @@ export interface StorageDriver {
    * backend allows; resolves once `dest` has taken every byte. Optional: callers fall back to
    * piping `reader()`. `onOpen` runs once the object is open, before the first byte is written
    * (the place to send response headers); an absent object rejects with NotFoundError before it.
+   * `dest` must be done with each chunk once that chunk's write callback has run (a socket or an
+   * HTTP response is; a PassThrough that keeps chunks queued is not): the buffer may be reused then.
    */
   copyTo?(key: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void>;
   /** Reads a whole small object. Rejects with a NotFoundError when absent. */
