@@ -27,34 +27,34 @@ const bool = (def: boolean) =>
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 export const ConfigSchema = z
-  .object({
+  .strictObject({
     listen: z.string().default('0.0.0.0:5000').describe('Address and port to listen on (host:port).'),
     dataDir: z.string().default('./data').describe('Directory for the embedded database, blobs and generated credentials.'),
     publicUrl: z.string().url().optional().describe('The address clients use to reach berth (used in login hints and repository URIs). Defaults to http(s)://<listen address>.'),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'a region such as us-east-1').default('us-east-1').describe('The AWS region this deployment serves.'),
     accountId: z.string().regex(/^\d{12}$/, 'a 12-digit account id').optional().describe('Registry id (12 digits) of the default account, used on first start; generated when unset.'),
     root: z
-      .object({
+      .strictObject({
         accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, '16-128 uppercase letters and digits').optional().describe('Access key id of the default account\'s root credentials. Generated on first start when unset.'),
         secretAccessKey: z.string().min(16).max(128).optional().describe('Secret access key of the root credentials (at least 16 characters).'),
       })
       .prefault({}),
     tls: z
-      .object({
+      .strictObject({
         cert: z.string().optional().describe('PEM certificate file; with tls.key, serve HTTPS.'),
         key: z.string().optional().describe('PEM private key file.'),
       })
       .prefault({}),
     log: z
-      .object({
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
       })
       .prefault({}),
     storage: z
-      .object({
+      .strictObject({
         driver: z.enum(['filesystem']).default('filesystem').describe('Where blobs are stored.'),
         filesystem: z
-          .object({
+          .strictObject({
             root: z.string().optional().describe('Directory for blob storage; <dataDir>/storage when unset.'),
             fsync: bool(true).describe('fsync blobs before they become visible (turn off only for throwaway test registries).'),
           })
@@ -62,16 +62,16 @@ export const ConfigSchema = z
       })
       .prefault({}),
     database: z
-      .object({
+      .strictObject({
         driver: z.enum(['sqlite', 'postgres']).default('sqlite').describe('Metadata database.'),
         sqlite: z
-          .object({
+          .strictObject({
             path: z.string().optional().describe('SQLite file; <dataDir>/berth.db when unset.'),
             synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL').describe('SQLite synchronous mode: NORMAL survives process crashes, FULL also power loss.'),
           })
           .prefault({}),
         postgres: z
-          .object({
+          .strictObject({
             url: z.string().optional().describe('PostgreSQL connection URL (postgres://user@host:5432/db).'),
             poolSize: int(10, 1, 1000).describe('Connections in the pool.'),
             statementTimeout: duration('30s').describe('Statement timeout.'),
@@ -80,18 +80,18 @@ export const ConfigSchema = z
       })
       .prefault({}),
     uploads: z
-      .object({
+      .strictObject({
         purgeAfter: duration('24h').describe('Abandoned uploads older than this are deleted.'),
         purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
       })
       .prefault({}),
     auth: z
-      .object({
+      .strictObject({
         credentialCacheTtl: duration('5m').describe('How long a verified access key stays cached in memory.'),
       })
       .prefault({}),
     shutdown: z
-      .object({
+      .strictObject({
         timeout: duration('30s').describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are closed.'),
       })
       .prefault({}),

@@ -6,6 +6,7 @@ import { compose, type App } from '../../src/app/compose.ts';
 import { loadConfig, type ConfigInput } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from './server.ts';
+import { createTempPostgresDatabase } from './postgres.ts';
 
 export interface TestApp {
   app: App;
@@ -27,10 +28,17 @@ export interface TestAppOptions {
   /** Reuse a data directory (restart tests); a fresh one otherwise, removed on close. */
   dataDir?: string;
   config?: Partial<ConfigInput>;
+  /**
+   * Metadata database: SQLite in the data directory, or a fresh PostgreSQL database (created on
+   * BERTH_TEST_POSTGRES_URL's server, dropped on close). Defaults to BERTH_TEST_APP_DATABASE or sqlite.
+   */
+  database?: 'sqlite' | 'postgres';
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-it-'));
+  const database = opts.database ?? (process.env.BERTH_TEST_APP_DATABASE === 'postgres' ? 'postgres' : 'sqlite');
+  const pgdb = database === 'postgres' ? await createTempPostgresDatabase() : undefined;
   const config = loadConfig({
     env: {
       BERTH_LISTEN: '127.0.0.1:0',
@@ -38,6 +46,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       BERTH_ROOT_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
       BERTH_ROOT_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
       BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
+      ...(pgdb !== undefined ? { BERTH_DATABASE_DRIVER: 'postgres', BERTH_DATABASE_POSTGRES_URL: pgdb.url } : {}),
       ...opts.env,
     },
     overrides: opts.config as Record<string, unknown> | undefined,
@@ -61,6 +70,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
+      await pgdb?.drop();
       if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
