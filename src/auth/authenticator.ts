@@ -25,6 +25,7 @@ interface CacheEntry {
 }
 
 const MAX_CACHE = 10_000;
+const REFUSED_TTL_MS = 30_000;
 
 /**
  * HTTP Basic with an access key id and secret access key. Verifying a stored scrypt hash costs tens
@@ -35,6 +36,10 @@ export class BasicAuthenticator implements Authenticator {
   private readonly meta: MetaStore;
   private readonly cacheTtlMs: number;
   private readonly cache = new Map<string, CacheEntry>();
+  /** Recently refused secrets per key, so that repeated bad attempts do not each cost a hash. */
+  private readonly refused = new Map<string, { secretDigest: Buffer; until: number }>();
+  /** Verifications under way, so that a burst of first requests hashes once. */
+  private readonly inflight = new Map<string, Promise<Principal>>();
   private readonly now: () => number;
 
   constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number }) {
@@ -45,6 +50,7 @@ export class BasicAuthenticator implements Authenticator {
 
   invalidate(accessKeyId: string): void {
     this.cache.delete(accessKeyId);
+    this.refused.delete(accessKeyId);
   }
 
   async authenticate(req: AuthRequest): Promise<Principal | null> {
@@ -72,10 +78,28 @@ export class BasicAuthenticator implements Authenticator {
       if (timingSafeEqual(hit.secretDigest, secretDigest)) return hit.principal;
       throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
     }
-    const key = await this.meta.accessKeys.get(accessKeyId);
-    if (key === undefined || key.status !== 'Active' || !(await verifySecret(secret, key.secretHash))) {
+    const no = this.refused.get(accessKeyId);
+    if (no !== undefined && no.until > now && timingSafeEqual(no.secretDigest, secretDigest)) {
       throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
     }
+    const flightKey = `${accessKeyId}\n${secretDigest.toString('hex')}`;
+    const running = this.inflight.get(flightKey);
+    if (running !== undefined) return await running;
+    const p = this.verifySlow(accessKeyId, secret, secretDigest).finally(() => this.inflight.delete(flightKey));
+    this.inflight.set(flightKey, p);
+    return await p;
+  }
+
+  private async verifySlow(accessKeyId: string, secret: string, secretDigest: Buffer): Promise<Principal> {
+    const key = await this.meta.accessKeys.get(accessKeyId);
+    if (key === undefined || key.status !== 'Active' || !(await verifySecret(secret, key.secretHash))) {
+      if (key !== undefined) {
+        if (this.refused.size >= MAX_CACHE) this.refused.clear();
+        this.refused.set(accessKeyId, { secretDigest, until: this.now() + REFUSED_TTL_MS });
+      }
+      throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
+    }
+    const now = this.now();
     const principal: Principal = {
       accountId: key.accountId,
       arn: key.userName === 'root' ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user/${key.userName}`,
