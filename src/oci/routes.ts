@@ -247,10 +247,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     const repo = await repository(call, name, 'upload.start', true);
     if (digest !== null) {
       // Single-request monolithic upload: POST ?digest= with the blob as body.
-      parseDigest(digest);
-      const { id } = await registry.uploads.start(repo);
       const length = parseContentLength(header(call.raw, 'content-length'));
-      const info = await registry.uploads.complete(repo, id, digest, call.raw, length === undefined ? {} : { length });
+      const info = await registry.uploads.monolithic(repo, digest, call.raw, length === undefined ? {} : { length });
       await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest, 'Content-Length': '0' }).send();
       return;
     }

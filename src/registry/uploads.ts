@@ -27,9 +27,8 @@ export class UploadService {
   async start(repo: Repository): Promise<{ id: string }> {
     const id = randomUUID();
     const now = this.ctx.now();
-    // Storage first: a crash in between leaves an orphan file, which the purge removes.
-    await this.ctx.uploads.create(id);
     await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, createdAt: now, updatedAt: now });
+    await this.ctx.uploads.create(id);
     return { id };
   }
 
@@ -45,9 +44,7 @@ export class UploadService {
   /** Bytes received so far. */
   async size(repo: Repository, id: string): Promise<number> {
     await this.get(repo, id);
-    const size = await this.ctx.uploads.size(id);
-    if (size === null) throw new RegistryError('BlobUploadUnknown', `upload ${id} has lost its data; start again`, { upload: id });
-    return size;
+    return await this.ctx.uploads.size(id);
   }
 
   /** Appends a chunk; returns the new size. */
@@ -83,6 +80,18 @@ export class UploadService {
     return { digest: digest.digest, size };
   }
 
+  /** Single-request upload (POST with ?digest= and the blob as body): the session never outlives it. */
+  async monolithic(repo: Repository, digest: string, body: Readable, opts: ChunkOptions = {}): Promise<BlobInfo> {
+    parseDigest(digest);
+    const { id } = await this.start(repo);
+    try {
+      return await this.complete(repo, id, digest, body, opts);
+    } catch (e) {
+      await this.cancel(repo, id).catch(() => undefined);
+      throw e;
+    }
+  }
+
   async cancel(repo: Repository, id: string): Promise<void> {
     await this.get(repo, id);
     await this.ctx.meta.uploads.delete(id);
@@ -91,7 +100,8 @@ export class UploadService {
 
   /**
    * Deletes uploads untouched for `olderThanSeconds`, and upload data in storage that no session
-   * owns (left by a crash between the two writes of `start`). Returns how many were removed.
+   * owns (left by a crash between the database and the storage delete of a cancel or a purge).
+   * Returns how many were removed.
    */
   async purge(olderThanSeconds: number): Promise<number> {
     const cutoff = this.ctx.now() - olderThanSeconds * 1000;

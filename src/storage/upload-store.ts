@@ -40,14 +40,16 @@ export class UploadStore {
     this.blobs = blobs;
   }
 
-  async create(id: string): Promise<void> {
-    await this.driver.put(uploadDataKey(id), new Uint8Array(0));
-  }
+  /**
+   * Starts an upload's data. Nothing is written yet: the data object appears with the first
+   * append, so starting an upload costs no disk flush (the session itself is a database row).
+   */
+  async create(_id: string): Promise<void> {}
 
-  /** Bytes received so far, or null when the upload's data is gone. */
-  async size(id: string): Promise<number | null> {
+  /** Bytes received so far (0 before the first append, and after the upload ended). */
+  async size(id: string): Promise<number> {
     const info = await this.driver.stat(uploadDataKey(id));
-    return info === null ? null : info.size;
+    return info === null ? 0 : info.size;
   }
 
   /** Serialises operations on one upload within this process. */
@@ -139,8 +141,12 @@ export class UploadStore {
   async finish(id: string, digest: ParsedDigest): Promise<{ size: number }> {
     return await this.locked(id, async () => {
       const key = uploadDataKey(id);
-      const info = await this.driver.stat(key);
-      if (info === null) throw new RegistryError('BlobUploadUnknown', `upload ${id} has no data`);
+      let info = await this.driver.stat(key);
+      if (info === null) {
+        // No byte was ever appended: the empty blob.
+        await this.driver.put(key, new Uint8Array(0));
+        info = { size: 0, modifiedAt: Date.now() };
+      }
       const state = await this.hashState(id, info.size, digest.algorithm);
       const actual = `${digest.algorithm}:${state.hash.copy().digest('hex')}`;
       if (actual !== digest.digest) {
