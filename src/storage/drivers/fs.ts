@@ -203,14 +203,18 @@ export class FsDriver implements StorageDriver {
     }
   }
 
-  async reader(key: string, range?: ByteRange): Promise<Readable> {
-    let fh: FileHandle;
+  /** Opens an object for reading; NotFoundError when absent. */
+  private async openForRead(key: string): Promise<FileHandle> {
     try {
-      fh = await open(this.path(key), 'r');
+      return await open(this.path(key), 'r');
     } catch (e) {
       if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) throw new NotFoundError(key);
       throw e;
     }
+  }
+
+  async reader(key: string, range?: ByteRange): Promise<Readable> {
+    const fh = await this.openForRead(key);
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, autoClose: true });
   }
 
@@ -219,13 +223,7 @@ export class FsDriver implements StorageDriver {
    * reused only after the destination's write callback says its bytes were handed on.
    */
   async copyTo(key: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void> {
-    let fh: FileHandle;
-    try {
-      fh = await open(this.path(key), 'r');
-    } catch (e) {
-      if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) throw new NotFoundError(key);
-      throw e;
-    }
+    const fh = await this.openForRead(key);
     const taken: Buffer[] = [];
     onOpen?.();
     const inFlight: Array<Promise<void> | null> = [null, null];
