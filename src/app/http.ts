@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { ociPlugin, type OciDeps } from '../oci/index.ts';
+import { ociPlugin, renderOciError, type OciDeps } from '../oci/index.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
 
 export interface HttpDeps {
   log: Logger;
@@ -36,6 +37,12 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+    // Errors Fastify raises before routing (an undecodable path): in the OCI format on /v2/.
+    frameworkErrors: (err, req, reply) => {
+      const e = err.code === 'FST_ERR_BAD_URL' ? new RegistryError('BadRequest', `the request path is not valid percent-encoding: ${err.message}`) : err;
+      if (req.url.startsWith('/v2')) return void renderOciError(e, req, reply, deps.oci.realm);
+      void reply.raw.writeHead(isRegistryError(e) ? e.status : 400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: e.message }));
+    },
   }) as unknown as FastifyInstance;
 
   app.addHook('onRequest', async (req, reply) => {

@@ -57,11 +57,12 @@ export class BasicAuthenticator implements Authenticator {
     const header = req.headers.authorization;
     const value = Array.isArray(header) ? header[0] : header;
     if (value === undefined || value === '') return null;
-    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
-    if (m === null) {
-      const scheme = value.split(/\s/, 1)[0] ?? '';
+    const scheme = value.split(/\s/, 1)[0] ?? '';
+    if (scheme.toLowerCase() !== 'basic') {
       throw new RegistryError('Unauthorized', `unsupported authorization scheme "${scheme.slice(0, 20)}": use Basic with an access key id and secret`);
     }
+    const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
+    if (m === null) throw new RegistryError('Unauthorized', 'malformed Basic credentials');
     const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw new RegistryError('Unauthorized', 'malformed Basic credentials');

@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
 import { OCI_ACTIONS, repositoryArn, type Authenticator, type Authorizer, type OciOperation, type Principal } from '../auth/index.ts';
-import type { Registry } from '../registry/index.ts';
+import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
 import { parseContentLength, parseContentRange, parsePageSize, parseRangeHeader, readBody } from './http-util.ts';
@@ -46,6 +46,19 @@ declare module 'fastify' {
 function header(raw: IncomingMessage, name: string): string | undefined {
   const v = raw.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The chunk a PATCH (or a completing PUT) carries: Content-Range and Content-Length, which must agree. */
+function chunkOptions(raw: IncomingMessage): ChunkOptions {
+  const cr = parseContentRange(header(raw, 'content-range'));
+  const length = parseContentLength(header(raw, 'content-length'));
+  if (cr !== undefined && length !== undefined && cr.end - cr.start + 1 !== length) {
+    throw new RegistryError('BlobUploadInvalid', `Content-Range ${cr.start}-${cr.end} spans ${cr.end - cr.start + 1} bytes but Content-Length is ${length}`);
+  }
+  const opts: ChunkOptions = {};
+  if (cr !== undefined) opts.start = cr.start;
+  if (length !== undefined) opts.length = length;
+  return opts;
 }
 
 function uploadLocation(name: string, id: string): string {
@@ -126,10 +139,15 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   }
 
   /** Validates the name, checks the caller may perform `op` on it, and looks the repository up. */
-  async function repository(call: Call, name: string, op: OciOperation, create = false): Promise<Repository> {
+  /** Validates the name and checks the caller may perform `op` on it. */
+  async function authorized(call: Call, name: string, op: OciOperation): Promise<void> {
     validateRepositoryName(name);
     call.req.berth = { ...call.req.berth, op, repository: name };
     await authorize(call, op, name);
+  }
+
+  async function repository(call: Call, name: string, op: OciOperation, create = false): Promise<Repository> {
+    await authorized(call, name, op);
     return create ? await registry.repositories.getOrCreate(call.accountId, name) : await registry.repositories.get(call.accountId, name);
   }
 
@@ -177,9 +195,9 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   }
 
   async function putManifest(call: Call, name: string, reference: string): Promise<void> {
-    const repo = await repository(call, name, 'manifest.put', true);
+    await authorized(call, name, 'manifest.put');
     const body = await readBody(call.raw, MAX_MANIFEST_BYTES, () => new RegistryError('ManifestTooLarge', `manifest is larger than the limit of ${MAX_MANIFEST_BYTES} bytes`));
-    const r = await registry.manifests.put(repo, reference, body, header(call.raw, 'content-type'));
+    const r = await registry.manifests.put({ accountId: call.accountId, name }, reference, body, header(call.raw, 'content-type'));
     void call.reply.headers({ Location: `/v2/${name}/manifests/${r.digest}`, 'Docker-Content-Digest': r.digest, 'Content-Length': '0' });
     if (r.subject !== undefined) void call.reply.header('OCI-Subject', r.subject);
     await call.reply.code(201).send();
@@ -235,9 +253,11 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     const mount = call.query.get('mount');
     const from = call.query.get('from');
     const digest = call.query.get('digest');
+    // Parameters first: a refused request creates no repository.
+    if (digest !== null) parseDigest(digest);
     if (mount !== null && from !== null && from !== '') {
-      const repo = await repository(call, name, 'upload.mount', true);
       parseDigest(mount);
+      const repo = await repository(call, name, 'upload.mount', true);
       const mounted = await tryMount(call, repo, mount, from);
       if (mounted) {
         await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${mount}`, 'Docker-Content-Digest': mount, 'Content-Length': '0' }).send();
@@ -287,15 +307,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
 
   async function patchUpload(call: Call, name: string, id: string): Promise<void> {
     const repo = await repository(call, name, 'upload.chunk');
-    const cr = parseContentRange(header(call.raw, 'content-range'));
-    const length = parseContentLength(header(call.raw, 'content-length'));
-    if (cr !== undefined && length !== undefined && cr.end - cr.start + 1 !== length) {
-      throw new RegistryError('BlobUploadInvalid', `Content-Range ${cr.start}-${cr.end} spans ${cr.end - cr.start + 1} bytes but Content-Length is ${length}`);
-    }
-    const opts: { start?: number; length?: number } = {};
-    if (cr !== undefined) opts.start = cr.start;
-    if (length !== undefined) opts.length = length;
-    const size = await registry.uploads.append(repo, id, call.raw, opts);
+    const size = await registry.uploads.append(repo, id, call.raw, chunkOptions(call.raw));
     await call.reply
       .code(202)
       .headers({ Location: uploadLocation(name, id), Range: rangeHeader(size), 'Docker-Upload-UUID': id, 'Content-Length': '0' })
@@ -305,13 +317,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   async function completeUpload(call: Call, name: string, id: string): Promise<void> {
     const repo = await repository(call, name, 'upload.complete');
     const digest = call.query.get('digest') ?? undefined;
-    const length = parseContentLength(header(call.raw, 'content-length'));
-    const chunked = header(call.raw, 'transfer-encoding') !== undefined;
-    const hasBody = chunked || (length !== undefined && length > 0);
-    const cr = parseContentRange(header(call.raw, 'content-range'));
-    const opts: { start?: number; length?: number } = {};
-    if (cr !== undefined) opts.start = cr.start;
-    if (length !== undefined) opts.length = length;
+    const opts = chunkOptions(call.raw);
+    const hasBody = header(call.raw, 'transfer-encoding') !== undefined || (opts.length !== undefined && opts.length > 0);
     const info = await registry.uploads.complete(repo, id, digest, hasBody ? call.raw : undefined, opts);
     await call.reply.code(201).headers({ Location: `/v2/${name}/blobs/${info.digest}`, 'Docker-Content-Digest': info.digest, 'Content-Length': '0' }).send();
   }
@@ -331,6 +338,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     await call.reply.header('Content-Type', MT.ociIndex).send(Buffer.from(JSON.stringify(index)));
   }
 
-  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2', exposeHeadRoute: false, handler });
-  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], url: '/v2/*', exposeHeadRoute: false, handler });
+  // Every standard method reaches the handler, so that the ones an endpoint lacks get 405 with Allow.
+  const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
+  app.route({ method: methods, url: '/v2', exposeHeadRoute: false, handler });
+  app.route({ method: methods, url: '/v2/*', exposeHeadRoute: false, handler });
 }

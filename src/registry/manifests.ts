@@ -7,6 +7,7 @@ import { MT } from '../core/media-types.ts';
 import { parseReference, type Reference } from '../core/names.ts';
 import type { Manifest, ManifestMeta, ManifestReference, MetaStore, Repository } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
+import { ensureRepository } from './repositories.ts';
 
 export interface PutManifestResult {
   digest: string;
@@ -53,7 +54,11 @@ export class ManifestService {
     return m;
   }
 
-  async put(repo: Repository, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+  /**
+   * Stores a manifest pushed to `target`; the repository is created in the same transaction when it
+   * does not exist yet (a push to a new repository creates it), so a refused push creates nothing.
+   */
+  async put(target: { accountId: string; name: string }, reference: string, body: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
     const ref = parseReference(reference);
     const parsed = parseManifest(body, contentType, ref.kind === 'digest' ? ref.digest.algorithm : 'sha256');
     if (ref.kind === 'digest' && parsed.digest !== ref.digest.digest) {
@@ -65,7 +70,8 @@ export class ManifestService {
     ];
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const now = this.ctx.now();
-    const created = await this.ctx.meta.transaction(async (tx) => {
+    const { created, repoCreated } = await this.ctx.meta.transaction(async (tx) => {
+      const { repository: repo, created: repoCreated } = await ensureRepository(tx, target.accountId, target.name, now);
       // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
       await this.checkReferences(tx, repo, parsed);
       const inserted = await tx.manifests.put({
@@ -103,8 +109,9 @@ export class ManifestService {
           createdAt: now,
         });
       }
-      return inserted;
+      return { created: inserted, repoCreated };
     });
+    if (repoCreated) this.ctx.log.info({ repository: target.name, account: target.accountId }, 'repository created');
     const result: PutManifestResult = { digest: parsed.digest, mediaType: parsed.mediaType, created };
     if (parsed.subject !== undefined) result.subject = parsed.subject.digest;
     return result;

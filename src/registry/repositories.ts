@@ -1,8 +1,19 @@
 // Repositories: lookup, creation on push, listing (the /v2/_catalog).
 import { RegistryError } from '../core/errors.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import type { Repository } from '../meta/index.ts';
+import type { MetaStore, Repository } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
+
+/**
+ * Inside a transaction: the repository, created (with its event) if it does not exist. Callers
+ * that create on push do so in the transaction that stores what is pushed, so a refused push
+ * leaves no repository behind.
+ */
+export async function ensureRepository(tx: MetaStore, accountId: string, name: string, now: number): Promise<{ repository: Repository; created: boolean }> {
+  const r = await tx.repositories.ensure(accountId, name, now);
+  if (r.created) await tx.events.append({ accountId, type: 'repository.create', repository: name, detail: { 'repository-name': name }, createdAt: now });
+  return r;
+}
 
 export class RepositoryService {
   private readonly ctx: RegistryContext;
@@ -30,15 +41,9 @@ export class RepositoryService {
     validateRepositoryName(name);
     const existing = await this.ctx.meta.repositories.get(accountId, name);
     if (existing !== undefined) return existing;
-    return await this.ctx.meta.transaction(async (tx) => {
-      const now = this.ctx.now();
-      const { repository, created } = await tx.repositories.ensure(accountId, name, now);
-      if (created) {
-        await tx.events.append({ accountId, type: 'repository.create', repository: name, detail: { 'repository-name': name }, createdAt: now });
-        this.ctx.log.info({ repository: name, account: accountId }, 'repository created');
-      }
-      return repository;
-    });
+    const { repository, created } = await this.ctx.meta.transaction(async (tx) => await ensureRepository(tx, accountId, name, this.ctx.now()));
+    if (created) this.ctx.log.info({ repository: name, account: accountId }, 'repository created');
+    return repository;
   }
 
   /** Repository names in byte order after `last`, at most `n`. */

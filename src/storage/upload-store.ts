@@ -29,6 +29,15 @@ export interface AppendOptions {
   algorithm?: DigestAlgorithm;
 }
 
+function outOfOrder(expected: number, stored: number): RegistryError {
+  return new RegistryError(
+    'ChunkOutOfOrder',
+    `chunk starts at byte ${expected} but the upload has ${stored} bytes; resume at ${stored}`,
+    { uploaded: stored },
+    { Range: stored === 0 ? '0-0' : `0-${stored - 1}` },
+  );
+}
+
 export class UploadStore {
   private readonly driver: StorageDriver;
   private readonly blobs: BlobStore;
@@ -69,16 +78,14 @@ export class UploadStore {
   async append(id: string, source: Readable, opts: AppendOptions = {}): Promise<number> {
     return await this.locked(id, async () => {
       const key = uploadDataKey(id);
+      // Checked before a writer opens: a refused chunk must not even create the data object.
+      const stored = await this.size(id);
+      if (opts.expectedOffset !== undefined && opts.expectedOffset !== stored) throw outOfOrder(opts.expectedOffset, stored);
       const writer = await this.driver.writer(key, { append: true });
       const start = writer.size;
       if (opts.expectedOffset !== undefined && opts.expectedOffset !== start) {
         await writer.cancel();
-        throw new RegistryError(
-          'ChunkOutOfOrder',
-          `chunk starts at byte ${opts.expectedOffset} but the upload has ${start} bytes; resume at ${start}`,
-          { uploaded: start },
-          { Range: start === 0 ? '0-0' : `0-${start - 1}` },
-        );
+        throw outOfOrder(opts.expectedOffset, start);
       }
       let state: HashState;
       try {
