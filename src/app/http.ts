@@ -18,6 +18,18 @@ export interface HttpDeps {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** What llhttp's error codes mean, for the client. */
+const HTTP_PARSER_ERRORS: Record<string, string> = {
+  HPE_INVALID_CONTENT_LENGTH: 'invalid Content-Length header',
+  HPE_UNEXPECTED_CONTENT_LENGTH: 'Content-Length together with Transfer-Encoding',
+  HPE_INVALID_TRANSFER_ENCODING: 'invalid Transfer-Encoding header',
+  HPE_INVALID_HEADER_TOKEN: 'invalid character in a header name',
+  HPE_INVALID_METHOD: 'invalid method',
+  HPE_INVALID_URL: 'invalid request target',
+  HPE_HEADER_OVERFLOW: 'headers too large',
+  HPE_INVALID_CHUNK_SIZE: 'invalid chunk size in a chunked body',
+};
+
 export function buildHttp(deps: HttpDeps): FastifyInstance {
   const https = deps.tls === undefined ? null : { cert: readFileSync(deps.tls.cert), key: readFileSync(deps.tls.key) };
   const app = Fastify({
@@ -37,6 +49,14 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 2048 },
+    // Requests Node's HTTP parser refuses (a malformed Content-Length, a bad header): answered in
+    // the OCI error format, since no route was reached to say otherwise.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy(err);
+      const what = HTTP_PARSER_ERRORS[(err as { code?: string }).code ?? ''] ?? 'malformed HTTP request';
+      const body = JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: `bad request: ${what}` }] });
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     // Errors Fastify raises before routing (an undecodable path): in the OCI format on /v2/.
     frameworkErrors: (err, req, reply) => {
       const e = err.code === 'FST_ERR_BAD_URL' ? new RegistryError('BadRequest', `the request path is not valid percent-encoding: ${err.message}`) : err;

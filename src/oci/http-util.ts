@@ -23,6 +23,8 @@ export function parseRangeHeader(header: string | undefined, size: number): Pars
   if (a === '') {
     const suffix = Number(b);
     if (suffix === 0) throw unsatisfiable(size);
+    // RFC 9110 14.1.1: a suffix range of an empty representation is satisfiable (with nothing).
+    if (size === 0) return null;
     start = Math.max(0, size - suffix);
     end = size - 1;
   } else {
