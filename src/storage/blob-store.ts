@@ -1,7 +1,6 @@
 // Content-addressed blobs over any StorageDriver. A blob becomes visible at its digest's key only
 // once its bytes are durably stored and verified (see UploadStore.finish).
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { ByteRange, StorageDriver } from './driver.ts';
 import { blobKey } from './paths.ts';
 
@@ -27,11 +26,7 @@ export class BlobStore {
    * byte. Rejects with NotFoundError (before `onOpen`) when absent.
    */
   async copyTo(digest: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void> {
-    const key = blobKey(digest);
-    if (this.driver.copyTo !== undefined) return await this.driver.copyTo(key, dest, range, onOpen);
-    const source = await this.driver.reader(key, range);
-    onOpen?.();
-    await pipeline(source, dest, { end: false });
+    await this.driver.copyTo(blobKey(digest), dest, range, onOpen);
   }
 
   /**

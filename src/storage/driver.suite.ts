@@ -419,12 +419,8 @@ export function driverSuite(name: string, make: () => Promise<DriverFixture>): v
       assert.deepEqual(await collectKeys(d.list('mix/')), ['mix/k']);
     }));
 
-    it('copyTo (optional) writes the object or a range to dest after onOpen, without ending dest', withDriver(async (d, t) => {
-      const copyTo = d.copyTo?.bind(d);
-      if (copyTo === undefined) {
-        t.skip(`${d.name} has no copyTo (callers pipe reader())`);
-        return;
-      }
+    it('copyTo writes the object or a range to dest after onOpen, without ending dest', withDriver(async (d) => {
+      const copyTo = d.copyTo.bind(d);
       const data = pattern(3 * MiB + 7, 8);
       await d.put('copy/k', data);
       await d.put('copy/empty', Buffer.alloc(0));

@@ -35,13 +35,12 @@ export interface StorageDriver {
   writer(key: string, opts?: { append?: boolean }): Promise<ObjectWriter>;
   /**
    * Writes the object's bytes (or a range) to `dest` without ending it, reusing buffers where the
-   * backend allows; resolves once `dest` has taken every byte. Optional: callers fall back to
-   * piping `reader()`. `onOpen` runs once the object is open, before the first byte is written
+   * backend allows; resolves once `dest` has taken every byte. `onOpen` runs once the object is open, before the first byte is written
    * (the place to send response headers); an absent object rejects with NotFoundError before it.
    * `dest` must be done with each chunk once that chunk's write callback has run (a socket or an
    * HTTP response is; a PassThrough that keeps chunks queued is not): the buffer may be reused then.
    */
-  copyTo?(key: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void>;
+  copyTo(key: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void>;
   /** Reads a whole small object. Rejects with a NotFoundError when absent. */
   get(key: string): Promise<Buffer>;
   /** Writes a whole small object atomically and durably. */

@@ -83,6 +83,16 @@ export class MemoryDriver implements StorageDriver {
     return Readable.from([data]);
   }
 
+  async copyTo(key: string, dest: Writable, range?: ByteRange, onOpen?: () => void): Promise<void> {
+    checkKey(key);
+    const o = this.objects.get(key);
+    if (o === undefined) throw new NotFoundError(key);
+    onOpen?.();
+    const data = range === undefined ? o.data : o.data.subarray(range.start, range.end + 1);
+    if (data.length === 0) return;
+    await new Promise<void>((resolve, reject) => dest.write(Buffer.from(data), (err) => (err === null || err === undefined ? resolve() : reject(err))));
+  }
+
   async writer(key: string, opts: { append?: boolean } = {}): Promise<ObjectWriter> {
     checkKey(key);
     const append = opts.append === true;
