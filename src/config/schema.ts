@@ -52,11 +52,34 @@ export const ConfigSchema = z
       .prefault({}),
     storage: z
       .strictObject({
-        driver: z.enum(['filesystem']).default('filesystem').describe('Where blobs are stored.'),
+        driver: z.enum(['filesystem', 's3']).default('filesystem').describe('Where blobs are stored: the local filesystem or an S3-compatible object store.'),
         filesystem: z
           .strictObject({
             root: z.string().optional().describe('Directory for blob storage; <dataDir>/storage when unset.'),
             fsync: bool(true).describe('fsync blobs before they become visible (turn off only for throwaway test registries).'),
+          })
+          .prefault({}),
+        s3: z
+          .strictObject({
+            endpoint: z.string().url().optional().describe('S3 endpoint URL for stores that are not AWS (Ceph RGW, MinIO, R2, ...); AWS S3 when unset.'),
+            region: z.string().default('us-east-1').describe('Region of the bucket.'),
+            bucket: z.string().optional().describe('Bucket (required when storage.driver is s3).'),
+            prefix: z.string().regex(/^([^/].*\/)?$/, 'empty, or ending in / without a leading /').default('').describe('Key prefix inside the bucket, ending in "/".'),
+            forcePathStyle: bool(false).describe('Path-style addressing (needed by most stores that are not AWS).'),
+            accessKeyId: z.string().optional().describe('Static credentials; the AWS SDK default chain (environment, profile, instance role) when unset.'),
+            secretAccessKey: z.string().optional().describe('Secret of the static credentials.'),
+            sessionToken: z.string().optional().describe('Session token of temporary static credentials.'),
+            serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional().describe('Server-side encryption of stored objects.'),
+            sseKmsKeyId: z.string().optional().describe('KMS key for serverSideEncryption aws:kms.'),
+            storageClass: z.string().optional().describe('Storage class of stored objects (STANDARD, INTELLIGENT_TIERING, ...).'),
+            partSize: z.coerce.number().int().min(5 * 1024 * 1024).max(5 * 1024 * 1024 * 1024).default(16 * 1024 * 1024).describe('Multipart upload part size in bytes (at least 5 MiB).'),
+            maxAttempts: int(5, 1, 20).describe('Attempts per S3 request, with backoff, before an error is returned.'),
+          })
+          .prefault({}),
+        redirect: z
+          .strictObject({
+            enabled: bool(false).describe('Answer blob GETs with a redirect to a presigned URL of the store, so bytes do not pass through berth (S3 only).'),
+            expiry: duration('20m').describe('How long a presigned URL stays valid.'),
           })
           .prefault({}),
       })
@@ -85,6 +108,11 @@ export const ConfigSchema = z
         purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
       })
       .prefault({}),
+    roles: z
+      .string()
+      .regex(/^(all|(api|worker|scheduler)(,(api|worker|scheduler))*)$/, 'all, or a comma-separated list of api, worker, scheduler')
+      .default('all')
+      .describe('What this process does: api (serves HTTP), worker (runs background jobs), scheduler (enqueues periodic jobs while it holds the leader lease), or all.'),
     auth: z
       .strictObject({
         credentialCacheTtl: duration('5m').describe('How long a verified access key stays cached in memory.'),
@@ -101,6 +129,15 @@ export const ConfigSchema = z
     if ((c.tls.cert === undefined) !== (c.tls.key === undefined)) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls.cert and tls.key must be given together' });
     if ((c.root.accessKeyId === undefined) !== (c.root.secretAccessKey === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['root'], message: 'root.accessKeyId and root.secretAccessKey must be given together' });
+    }
+    if (c.storage.driver === 's3' && c.storage.s3.bucket === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 's3', 'bucket'], message: 'storage.s3.bucket is required when storage.driver is s3' });
+    }
+    if ((c.storage.s3.accessKeyId === undefined) !== (c.storage.s3.secretAccessKey === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['storage', 's3'], message: 'storage.s3.accessKeyId and storage.s3.secretAccessKey must be given together' });
+    }
+    if (c.storage.redirect.enabled && c.storage.driver !== 's3') {
+      ctx.addIssue({ code: 'custom', path: ['storage', 'redirect', 'enabled'], message: 'redirects to presigned URLs need storage.driver s3' });
     }
     if (c.database.driver === 'postgres' && c.database.postgres.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['database', 'postgres', 'url'], message: 'database.postgres.url is required when database.driver is postgres' });

@@ -72,6 +72,18 @@ export interface UploadsTable {
   repository_id: number;
   created_at: number;
   updated_at: number;
+  /** Bytes received (used by stores that keep upload state in the database). */
+  size: Generated<number>;
+  /** JSON state of a segmented upload (segments, resumable hash), or null. */
+  state: string | null;
+  /** Incremented on every state change: optimistic concurrency between processes. */
+  version: Generated<number>;
+}
+
+export interface LeasesTable {
+  name: string;
+  owner: string;
+  until: number;
 }
 
 export interface EventsTable {
@@ -120,4 +132,5 @@ export interface Database {
   uploads: UploadsTable;
   events: EventsTable;
   jobs: JobsTable;
+  leases: LeasesTable;
 }

@@ -28,6 +28,8 @@ export interface ObjectWriter extends Writable {
 
 export interface StorageDriver {
   readonly name: string;
+  /** Whether `writer(key, { append: true })` is supported (filesystem yes; object stores no). */
+  readonly appendable: boolean;
   stat(key: string): Promise<ObjectInfo | null>;
   /** A stream of the object's bytes (or a range of them). Rejects with a NotFoundError when absent. */
   reader(key: string, range?: ByteRange): Promise<Readable>;
@@ -45,6 +47,11 @@ export interface StorageDriver {
   get(key: string): Promise<Buffer>;
   /** Writes a whole small object atomically and durably. */
   put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Writes the concatenation of `sources`, in order, to `dest`, replacing it atomically: `dest`
+   * shows nothing until all of it is there. The sources stay. NotFoundError when a source is absent.
+   */
+  concat(sources: readonly string[], dest: string): Promise<void>;
   /** Moves an object, replacing the destination atomically. */
   move(from: string, to: string): Promise<void>;
   /** Deletes an object, or everything under a prefix ending in '/'. Absent keys are not an error. */

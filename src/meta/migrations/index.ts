@@ -139,6 +139,21 @@ const steps: Record<string, Step> = {
     // One pending/running job per dedupe key (partial unique index; both dialects support it).
     await sql`create unique index jobs_dedupe on jobs (dedupe_key) where dedupe_key is not null and status in ('pending', 'running')`.execute(db);
   },
+  '0002_scaleout': async (db) => {
+    // Upload sessions whose bytes are spread over several requests and processes: the bytes
+    // received, the storage segments holding them and the resumable hash state, as JSON; version
+    // guards concurrent updates.
+    await db.schema.alterTable('uploads').addColumn('size', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('uploads').addColumn('state', 'text').execute();
+    await db.schema.alterTable('uploads').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    // Named leases (the scheduler's leader lease): one owner until a time.
+    await db.schema
+      .createTable('leases')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('until', 'bigint', (c) => c.notNull())
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

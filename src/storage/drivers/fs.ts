@@ -5,6 +5,7 @@ import { constants, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { NotFoundError, type ByteRange, type ObjectInfo, type ObjectWriter, type StorageDriver } from '../driver.ts';
 import { BufferPool } from '../buffer-pool.ts';
 
@@ -149,6 +150,7 @@ function remaining(bufs: Buffer[], consumed: number): Buffer[] {
 
 export class FsDriver implements StorageDriver {
   readonly name = 'filesystem';
+  readonly appendable = true;
   readonly root: string;
   private readonly fsync: boolean;
   private readonly knownDirs = new Set<string>();
@@ -293,6 +295,24 @@ export class FsDriver implements StorageDriver {
     } catch (e) {
       await w.cancel();
       throw e;
+    }
+  }
+
+  async concat(sources: readonly string[], dest: string): Promise<void> {
+    const handles: FileHandle[] = [];
+    try {
+      // Open every source first: an absent one fails before anything is written.
+      for (const k of sources) handles.push(await this.openForRead(k));
+      const w = await this.writer(dest);
+      try {
+        for (const fh of handles) await pipeline(fh.createReadStream({ highWaterMark: READ_CHUNK, autoClose: false }), w, { end: false });
+        await w.commit();
+      } catch (e) {
+        await w.cancel();
+        throw e;
+      }
+    } finally {
+      for (const fh of handles) await fh.close().catch(() => undefined);
     }
   }
 

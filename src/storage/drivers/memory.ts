@@ -57,6 +57,7 @@ class MemoryWriter extends Writable implements ObjectWriter {
 
 export class MemoryDriver implements StorageDriver {
   readonly name = 'memory';
+  readonly appendable = true;
   readonly objects = new Map<string, Obj>();
 
   appendNow(key: string, chunk: Buffer): void {
@@ -110,6 +111,17 @@ export class MemoryDriver implements StorageDriver {
   async put(key: string, data: Uint8Array): Promise<void> {
     checkKey(key);
     this.objects.set(key, { data: Buffer.from(data), modifiedAt: Date.now() });
+  }
+
+  async concat(sources: readonly string[], dest: string): Promise<void> {
+    checkKey(dest);
+    const parts = sources.map((k) => {
+      checkKey(k);
+      const o = this.objects.get(k);
+      if (o === undefined) throw new NotFoundError(k);
+      return o.data;
+    });
+    this.objects.set(dest, { data: Buffer.concat(parts), modifiedAt: Date.now() });
   }
 
   async move(from: string, to: string): Promise<void> {
