@@ -503,6 +503,23 @@ export class UploadStoreMeta {
     return Number(r.numDeletedRows) > 0;
   }
 
+  /** The state of a segmented upload (see SegmentedUploadStore). */
+  async loadState(id: string): Promise<{ size: number; state: string | null; version: number } | undefined> {
+    const r = await this.db.selectFrom('uploads').select(['size', 'state', 'version']).where('id', '=', id).executeTakeFirst();
+    return r === undefined ? undefined : { size: Number(r.size), state: r.state, version: Number(r.version) };
+  }
+
+  /** Saves a segmented upload's state if its version is still `version`; false when another writer won. */
+  async saveState(id: string, size: number, state: string, version: number, now: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('uploads')
+      .set({ size, state, version: version + 1, updated_at: now })
+      .where('id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   async staleIds(updatedBefore: number, limit: number): Promise<string[]> {
     const rows = await this.db.selectFrom('uploads').select('id').where('updated_at', '<', updatedBefore).orderBy('updated_at').limit(limit).execute();
     return rows.map((r) => r.id);

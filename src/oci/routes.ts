@@ -21,6 +21,8 @@ export interface OciDeps {
   region: string;
   /** The realm named in the Basic challenge. */
   realm: string;
+  /** When set, blob GETs are answered with a redirect to a presigned URL valid this long. */
+  redirectSeconds?: number;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -219,6 +221,14 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       return;
     }
     const info = await registry.blobs.stat(repo, digest);
+    if (deps.redirectSeconds !== undefined) {
+      // The bytes come from the object store itself; the client follows the redirect (with its Range).
+      const url = await registry.blobs.presign(digest, deps.redirectSeconds);
+      if (url !== null) {
+        await call.reply.code(307).headers({ Location: url, 'Docker-Content-Digest': digest, 'Content-Length': '0', 'Cache-Control': 'no-store' }).send();
+        return;
+      }
+    }
     const range = parseRangeHeader(header(call.raw, 'range'), info.size);
     const status = range === null ? 200 : 206;
     const headers: Record<string, string> = { ...common, 'Content-Length': String(range === null ? info.size : range.end - range.start + 1) };

@@ -56,6 +56,11 @@ export class BlobService {
     }
   }
 
+  /** A URL of the store that serves the blob without credentials, when the store can make one. */
+  async presign(digest: string, expiresInSeconds: number): Promise<string | null> {
+    return await this.ctx.blobs.presignGet(digest, expiresInSeconds);
+  }
+
   /**
    * Removes the blob from the repository. Its bytes stay until garbage collection finds no
    * repository holding them. A blob still used by a manifest of the repository is refused.

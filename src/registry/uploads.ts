@@ -69,8 +69,16 @@ export class UploadService {
     }
     const digest = parseDigest(digestText);
     await this.get(repo, id);
-    if (body !== undefined) await this.append(repo, id, body, opts, digest.algorithm);
-    const { size } = await this.ctx.uploads.finish(id, digest);
+    let size: number;
+    if (body !== undefined && (opts.start ?? 0) === 0 && (await this.ctx.uploads.size(id)) === 0) {
+      // The whole blob in this one request (POST then PUT, or POST ?digest=): it streams, hashed
+      // natively, straight to its final place, which is committed only if the digest matches.
+      size = await this.ctx.blobs.ingestStream(body, digest, opts.length);
+      await this.ctx.uploads.delete(id);
+    } else {
+      if (body !== undefined) await this.append(repo, id, body, opts, digest.algorithm);
+      size = (await this.ctx.uploads.finish(id, digest)).size;
+    }
     const now = this.ctx.now();
     await this.ctx.meta.transaction(async (tx) => {
       await tx.blobs.put(digest.digest, size, now);

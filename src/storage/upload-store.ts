@@ -3,9 +3,9 @@
 // is computed while the bytes stream in; the running hash is kept in memory as a cache and rebuilt
 // from the stored bytes when it is missing (after a restart) or out of step.
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RegistryError } from '../core/errors.ts';
+import { digestMismatch, hashTap, outOfOrder, sizeMismatch } from './hash-tap.ts';
 import type { DigestAlgorithm, ParsedDigest } from '../core/digest.ts';
 import type { StorageDriver } from './driver.ts';
 import type { BlobStore } from './blob-store.ts';
@@ -29,16 +29,24 @@ export interface AppendOptions {
   algorithm?: DigestAlgorithm;
 }
 
-function outOfOrder(expected: number, stored: number): RegistryError {
-  return new RegistryError(
-    'ChunkOutOfOrder',
-    `chunk starts at byte ${expected} but the upload has ${stored} bytes; resume at ${stored}`,
-    { uploaded: stored },
-    { Range: stored === 0 ? '0-0' : `0-${stored - 1}` },
-  );
+/** Where the bytes of upload sessions live until they become a blob (the registry's upload seam). */
+export interface UploadStorage {
+  /** Starts an upload's data (writes nothing until the first append). */
+  create(id: string): Promise<void>;
+  /** Bytes received so far. */
+  size(id: string): Promise<number>;
+  /** Appends a chunk; returns the new size. ChunkOutOfOrder (416) when `expectedOffset` is not the size. */
+  append(id: string, source: Readable, opts?: AppendOptions): Promise<number>;
+  /** Verifies the bytes against `digest` and makes them the blob; DigestMismatch leaves the upload as it was. */
+  finish(id: string, digest: ParsedDigest): Promise<{ size: number }>;
+  delete(id: string): Promise<void>;
 }
 
-export class UploadStore {
+/**
+ * Uploads on a driver that can append (the filesystem), in one process: the running hash lives in
+ * memory and is rebuilt from the stored bytes when missing.
+ */
+export class UploadStore implements UploadStorage {
   private readonly driver: StorageDriver;
   private readonly blobs: BlobStore;
   private readonly hashes = new Map<string, HashState>();
@@ -94,20 +102,10 @@ export class UploadStore {
         await writer.cancel();
         throw e;
       }
-      let received = 0;
-      const tap = new Transform({
-        highWaterMark: 1024 * 1024,
-        transform(chunk: Buffer, _enc, cb) {
-          received += chunk.length;
-          state.hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
+      const tap = hashTap(state.hash);
       try {
         await pipeline(source, tap, writer);
-        if (opts.length !== undefined && received !== opts.length) {
-          throw new RegistryError('SizeInvalid', `received ${received} bytes but Content-Length announced ${opts.length}`);
-        }
+        if (opts.length !== undefined && tap.received !== opts.length) throw sizeMismatch(tap.received, opts.length);
         await writer.commit();
       } catch (e) {
         // The running hash may have seen bytes that never reached storage: rebuild it next time.
@@ -115,7 +113,7 @@ export class UploadStore {
         await writer.cancel();
         throw e;
       }
-      state.offset = start + received;
+      state.offset = start + tap.received;
       state.usedAt = Date.now();
       return state.offset;
     });
@@ -156,9 +154,7 @@ export class UploadStore {
       }
       const state = await this.hashState(id, info.size, digest.algorithm);
       const actual = `${digest.algorithm}:${state.hash.copy().digest('hex')}`;
-      if (actual !== digest.digest) {
-        throw new RegistryError('DigestMismatch', `the uploaded content has digest ${actual}, not ${digest.digest}`, { expected: digest.digest, actual });
-      }
+      if (actual !== digest.digest) throw digestMismatch(actual, digest.digest);
       await this.blobs.ingest(key, digest.digest);
       this.hashes.delete(id);
       await this.driver.delete(uploadPrefix(id));
