@@ -2,15 +2,16 @@
 // (filesystem or S3, SQLite or PostgreSQL, embedded or distributed jobs). Everything else receives
 // what it needs as arguments.
 import { mkdirSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { AccountRootAuthorizer, BasicAuthenticator, type Authenticator, type Authorizer } from '../auth/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
-import { openSqlite, type MetaStore } from '../meta/index.ts';
+import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
-import { BlobStore, FsDriver, UploadStore, type StorageDriver } from '../storage/index.ts';
+import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
+import { openMeta, openStorage } from './stores.ts';
 import { createLogger } from '../observability/logger.ts';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
 import { buildHttp } from './http.ts';
@@ -37,11 +38,6 @@ export interface ComposeOptions {
   now?: () => number;
 }
 
-function under(dataDir: string, p: string | undefined, def: string): string {
-  if (p === undefined) return join(dataDir, def);
-  return isAbsolute(p) ? p : resolve(p);
-}
-
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
   if (m === null) throw new Error(`invalid listen address "${listen}": expected host:port`);
@@ -54,14 +50,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
-  const meta =
-    config.database.driver === 'postgres'
-      ? await (await import('../meta/postgres.ts')).openPostgres({ url: config.database.postgres.url ?? '', poolSize: config.database.postgres.poolSize, statementTimeoutMs: config.database.postgres.statementTimeout * 1000 })
-      : await openSqlite({ path: under(dataDir, config.database.sqlite.path, 'berth.db'), synchronous: config.database.sqlite.synchronous });
+  const meta = await openMeta({ ...config, dataDir });
 
   let storage: StorageDriver;
   try {
-    storage = new FsDriver({ root: under(dataDir, config.storage.filesystem.root, 'storage'), fsync: config.storage.filesystem.fsync });
+    storage = await openStorage({ ...config, dataDir });
     await storage.check();
   } catch (e) {
     await meta.close();
@@ -77,7 +70,15 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   }
 
   const blobs = new BlobStore(storage);
-  const uploads = new UploadStore(storage, blobs);
+  // One process on an appendable store keeps upload hashes in memory; several processes (PostgreSQL)
+  // or an object store keep each upload's segments and resumable hash in the database.
+  const uploads: UploadStorage =
+    storage.appendable && config.database.driver === 'sqlite'
+      ? new UploadStore(storage, blobs)
+      : new SegmentedUploadStore(storage, blobs, {
+          load: async (id) => await meta.uploads.loadState(id),
+          save: async (id, size, state, version) => await meta.uploads.saveState(id, size, state, version, now()),
+        });
   const registry = new Registry({ meta, blobs, uploads, now, log });
   const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now });
   const authorizer = new AccountRootAuthorizer();
@@ -92,7 +93,14 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     log,
     lifecycle,
     tls: config.tls.cert !== undefined && config.tls.key !== undefined ? { cert: config.tls.cert, key: config.tls.key } : undefined,
-    oci: { registry, authenticator, authorizer, region: config.region, realm: 'berth' },
+    oci: {
+      registry,
+      authenticator,
+      authorizer,
+      region: config.region,
+      realm: 'berth',
+      ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
+    },
     ready: async () => {
       await meta.ping();
       await storage.stat('.berth-ready');

@@ -21,8 +21,13 @@ export async function openPostgres(opts: PostgresOptions): Promise<MetaStore> {
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client that loses its connection must not crash the process.
+  // A client that loses its connection (PostgreSQL restarting, a network cut) must not crash the
+  // process: idle ones report through the pool, checked-out ones through their own 'error' event.
+  // The query that was running fails with its own error, and the pool opens new connections later.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await migrate(db, 'postgres');
   return new MetaStore(db, 'postgres', async () => {
