@@ -141,6 +141,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
         }
         await jobs.stop();
         await meta.close();
+        await storage.close?.();
       })();
       await closing;
     },

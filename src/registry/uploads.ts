@@ -134,6 +134,7 @@ export class UploadService {
       await this.ctx.uploads.delete(id);
       removed++;
     }
+    removed += (await this.ctx.blobs.driver.purgeIncomplete?.(cutoff)) ?? 0;
     if (removed > 0) this.ctx.log.info({ removed }, 'purged abandoned uploads');
     return removed;
   }

@@ -56,10 +56,17 @@ export interface StorageDriver {
   move(from: string, to: string): Promise<void>;
   /** Deletes an object, or everything under a prefix ending in '/'. Absent keys are not an error. */
   delete(key: string): Promise<void>;
-  /** Keys under a prefix, in no particular order. */
+  /** Keys under a prefix ('' or ending in '/'), in no particular order. */
   list(prefix: string): AsyncIterable<string>;
   /** A URL that serves the object without credentials until it expires, when the backend can. */
   presignGet?(key: string, expiresInSeconds: number): Promise<string | null>;
+  /**
+   * Removes what writers that never finished left in the backend (an object store's incomplete
+   * multipart uploads) when it was started before `before` (epoch ms); returns how many. Optional.
+   */
+  purgeIncomplete?(before: number): Promise<number>;
+  /** Releases connections and other resources. Optional. */
+  close?(): Promise<void>;
   /** Checks the backend is reachable and writable. */
   check(): Promise<void>;
 }

@@ -421,6 +421,25 @@ if (endpoint === undefined) {
       }
     });
 
+    test('purgeIncomplete aborts the multipart uploads of writers that died, and only those started before the cutoff', async () => {
+      const { driver: d, prefix } = freshDriver();
+      try {
+        // A writer whose process "died": parts uploaded, never committed nor cancelled.
+        const dead = await d.writer('dead/obj');
+        await writeChunk(dead, randomBytes(2 * PART));
+        await waitFor('the multipart upload to exist', async () => (await uploadsUnder(client, prefix)).length === 1);
+        const cutoff = Date.now() + 60_000;
+        assert.equal(await d.purgeIncomplete(Date.now() - 3_600_000), 0, 'a younger upload is kept');
+        assert.equal(await d.purgeIncomplete(cutoff), 1);
+        assert.deepEqual(await uploadsUnder(client, prefix), []);
+        assert.equal(await d.stat('dead/obj'), null);
+        dead.destroy();
+      } finally {
+        await root.delete(prefix);
+        d.destroy();
+      }
+    });
+
     test('writing 100 MiB with 5 MiB parts keeps memory bounded (arrayBuffers under 8 x partSize)', async (t) => {
       const { driver: d, prefix } = freshDriver();
       const gc = collector();

@@ -471,8 +471,12 @@ class Bucket {
     }
   }
 
-  /** Aborts the incomplete multipart uploads of keys under `prefix` (writers that died, or were cut off by a delete). */
-  async abortUploadsUnder(prefix: string): Promise<void> {
+  /**
+   * Aborts the incomplete multipart uploads of keys under `prefix` (writers that died, or were cut
+   * off by a delete), or only those started before `before` (epoch ms). Returns how many.
+   */
+  async abortUploadsUnder(prefix: string, before?: number): Promise<number> {
+    let aborted = 0;
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     do {
@@ -484,11 +488,17 @@ class Bucket {
           ...(idMarker !== undefined ? { UploadIdMarker: idMarker } : {}),
         }),
       );
-      for (const u of out.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined) await this.abort(u.Key, u.UploadId);
+      for (const u of out.Uploads ?? []) {
+        if (u.Key === undefined || u.UploadId === undefined) continue;
+        if (before !== undefined && (u.Initiated === undefined || u.Initiated.getTime() >= before)) continue;
+        await this.abort(u.Key, u.UploadId);
+        aborted++;
+      }
       const more = out.IsTruncated === true && (out.NextKeyMarker !== undefined || out.NextUploadIdMarker !== undefined);
       keyMarker = more ? out.NextKeyMarker : undefined;
       idMarker = more ? out.NextUploadIdMarker : undefined;
     } while (keyMarker !== undefined || idMarker !== undefined);
+    return aborted;
   }
 }
 
@@ -766,6 +776,15 @@ export class S3Driver implements StorageDriver {
   /** Closes the client's connections. */
   destroy(): void {
     this.client.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.destroy();
+  }
+
+  /** Aborts multipart uploads started before `before` whose writer never finished (a process died). */
+  async purgeIncomplete(before: number): Promise<number> {
+    return await this.bucket.abortUploadsUnder(this.prefix, before);
   }
 
   /** The full key of a driver key; the same rules as the filesystem driver. */
