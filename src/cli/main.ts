@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { configKeys, ConfigError, loadConfig, readConfigFile, validateConfig, type Config } from '../config/index.ts';
 import { serve } from './serve.ts';
+import { migrateCommand } from './migrate.ts';
+import { copyCommand } from './copy.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -10,11 +12,15 @@ const HELP = `berth ${VERSION}: a self-hosted container registry that does what 
 
 Usage:
   berth serve [flags]            start the registry (npm start runs this)
+  berth migrate [flags]          apply pending database migrations and exit (flags as for serve)
+  berth copy --from FROM.yaml --to TO.yaml [--concurrency N]
+                                 copy a deployment's blobs and metadata into another deployment's
+                                 stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
   berth config validate FILE     check a YAML configuration file
   berth config keys              list every configuration key with its environment variable
   berth --version | --help
 
-Flags of serve (each has an environment equivalent):
+Flags of serve and migrate (each has an environment equivalent):
   --listen HOST:PORT    BERTH_LISTEN       default 0.0.0.0:5000
   --data-dir DIR        BERTH_DATA_DIR     default ./data
   --config FILE         BERTH_CONFIG       YAML file; every key is also settable as BERTH_<KEY>
@@ -23,14 +29,25 @@ Flags of serve (each has an environment equivalent):
 
 Root credentials: BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY; when unset on first
 start, berth generates them, prints them once and stores them in <data-dir>/root-credentials.json.
+
+Migrations: every process applies pending ones at start (on PostgreSQL exactly one of them, under a
+lock); berth migrate does it as a separate step. copy: BERTH_* variables apply to TO.yaml and
+BERTH_FROM_* variables to FROM.yaml.
 `;
 
-function out(s: string): void {
+function stdoutLine(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 }
 
-function err(s: string): void {
+function stderrLine(s: string): void {
   process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+}
+
+/** Where a command's output goes and the environment it reads: the process's by default (tests pass their own). */
+export interface CliIo {
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
 }
 
 export function configFromArgs(args: string[], env: NodeJS.ProcessEnv): Config {
@@ -54,7 +71,10 @@ export function configFromArgs(args: string[], env: NodeJS.ProcessEnv): Config {
   });
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIo = {}): Promise<number> {
+  const out = io.out ?? stdoutLine;
+  const err = io.err ?? stderrLine;
+  const env = io.env ?? process.env;
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
@@ -73,7 +93,15 @@ export async function main(argv: string[]): Promise<number> {
           out(HELP);
           return 0;
         }
-        return await serve(configFromArgs(rest, process.env));
+        return await serve(configFromArgs(rest, env));
+      case 'migrate':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          out(HELP);
+          return 0;
+        }
+        return await migrateCommand(configFromArgs(rest, env), out, err);
+      case 'copy':
+        return await copyCommand(rest, env, out, err);
       case 'config': {
         const [sub, file] = rest;
         if (sub === 'validate' && file !== undefined) {
