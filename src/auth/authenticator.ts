@@ -1,6 +1,8 @@
 // The Authenticator seam: a request's credentials -> a Principal, or null for an anonymous request.
 // Bad credentials are an error (401), not anonymity.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { RESYNC_TOPIC, type Bus } from '../cluster/index.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Principal } from './principal.ts';
@@ -26,11 +28,15 @@ interface CacheEntry {
 
 const MAX_CACHE = 10_000;
 const REFUSED_TTL_MS = 30_000;
+/** The bus topic on which access key invalidations travel between processes. */
+export const ACCESS_KEY_TOPIC = 'accesskey';
 
 /**
  * HTTP Basic with an access key id and secret access key. Verifying a stored scrypt hash costs tens
  * of milliseconds, so a successful verification is cached (keyed by access key id, holding a
- * digest of the secret, never the secret) for `cacheTtlSeconds`.
+ * digest of the secret, never the secret) for `cacheTtlSeconds`. With a bus, `invalidate` reaches
+ * every process's authenticator, and a `resync` (the bus lost messages) empties the cache; without
+ * one, or while the bus is down, another process sees a change within `cacheTtlSeconds`.
  */
 export class BasicAuthenticator implements Authenticator {
   private readonly meta: MetaStore;
@@ -41,16 +47,50 @@ export class BasicAuthenticator implements Authenticator {
   /** Verifications under way, so that a burst of first requests hashes once. */
   private readonly inflight = new Map<string, Promise<Principal>>();
   private readonly now: () => number;
+  private readonly bus: Bus | undefined;
+  private readonly log: Logger | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+  /**
+   * Bumped by every invalidation: a verification that started before one does not cache its result,
+   * which may have been read before the change.
+   */
+  private epoch = 0;
 
-  constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number }) {
+  constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number; bus?: Bus; log?: Logger }) {
     this.meta = meta;
     this.cacheTtlMs = opts.cacheTtlSeconds * 1000;
     this.now = opts.now ?? Date.now;
+    this.bus = opts.bus;
+    this.log = opts.log;
+    if (this.bus !== undefined) {
+      this.unsubscribe.push(this.bus.subscribe(ACCESS_KEY_TOPIC, (id) => this.forget(id)));
+      this.unsubscribe.push(this.bus.subscribe(RESYNC_TOPIC, () => this.clear()));
+    }
   }
 
+  /** Forgets the key here and, through the bus, in every other process. */
   invalidate(accessKeyId: string): void {
+    this.forget(accessKeyId);
+    this.bus?.publish(ACCESS_KEY_TOPIC, accessKeyId).catch((err: unknown) => {
+      this.log?.warn({ err, accessKeyId }, 'could not publish an access key invalidation: other processes see it when their cache entries expire');
+    });
+  }
+
+  private forget(accessKeyId: string): void {
+    this.epoch++;
     this.cache.delete(accessKeyId);
     this.refused.delete(accessKeyId);
+  }
+
+  private clear(): void {
+    this.epoch++;
+    this.cache.clear();
+    this.refused.clear();
+  }
+
+  /** Stops listening to the bus. */
+  close(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
   }
 
   async authenticate(req: AuthRequest): Promise<Principal | null> {
@@ -92,9 +132,10 @@ export class BasicAuthenticator implements Authenticator {
   }
 
   private async verifySlow(accessKeyId: string, secret: string, secretDigest: Buffer): Promise<Principal> {
+    const epoch = this.epoch;
     const key = await this.meta.accessKeys.get(accessKeyId);
     if (key === undefined || key.status !== 'Active' || !(await verifySecret(secret, key.secretHash))) {
-      if (key !== undefined) {
+      if (key !== undefined && epoch === this.epoch) {
         if (this.refused.size >= MAX_CACHE) this.refused.clear();
         this.refused.set(accessKeyId, { secretDigest, until: this.now() + REFUSED_TTL_MS });
       }
@@ -108,8 +149,10 @@ export class BasicAuthenticator implements Authenticator {
       accessKeyId,
       kind: key.userName === 'root' ? 'root' : 'user',
     };
-    if (this.cache.size >= MAX_CACHE) this.cache.clear();
-    this.cache.set(accessKeyId, { secretDigest, principal, expiresAt: now + this.cacheTtlMs });
+    if (epoch === this.epoch) {
+      if (this.cache.size >= MAX_CACHE) this.cache.clear();
+      this.cache.set(accessKeyId, { secretDigest, principal, expiresAt: now + this.cacheTtlMs });
+    }
     return principal;
   }
 }

@@ -1,1 +1,1 @@
-export { SqlJobQueue, type JobQueue, type JobHandler, type JobContext, type NewJob, type SqlJobQueueOptions } from './queue.ts';
+export { SqlJobQueue, SCHEDULER_LEASE, type JobQueue, type JobHandler, type JobContext, type JobRoles, type NewJob, type SqlJobQueueOptions } from './queue.ts';

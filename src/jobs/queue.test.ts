@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, createTempPostgresDatabase, truncateAllTables, type TempPostgresDatabase } from '../../test/helpers/postgres.ts';
 import { openSqlite, type MetaStore } from '../meta/index.ts';
@@ -53,6 +54,21 @@ async function onlyJob(meta: MetaStore): Promise<JobRow> {
   const rows = await jobs(meta);
   assert.equal(rows.length, 1, `one job expected, found ${rows.length}`);
   return rows[0] as JobRow;
+}
+
+async function eventually(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A promise and the function that resolves it. */
+function latch<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve: (v: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 class Clock {
@@ -214,7 +230,8 @@ function queueSuite(name: string, make: () => Promise<QueueFixture>): void {
       let releaseA: (fail: boolean) => void = () => undefined;
       let startedA: () => void = () => undefined;
       const aStarted = new Promise<void>((resolve) => (startedA = resolve));
-      const stale = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000 });
+      // No heartbeat: this worker stands for a process that hung or died.
+      const stale = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000, heartbeatMs: 0 });
       stale.register('work', async (_p, ctx) => {
         runs.push(`A${ctx.attempt}`);
         startedA();
@@ -268,7 +285,8 @@ function queueSuite(name: string, make: () => Promise<QueueFixture>): void {
       let releaseA: () => void = () => undefined;
       let startedA: () => void = () => undefined;
       const aStarted = new Promise<void>((resolve) => (startedA = resolve));
-      const stale = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000 });
+      // No heartbeat: this worker stands for a process that hung or died.
+      const stale = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000, heartbeatMs: 0 });
       stale.register('work', async () => {
         startedA();
         await new Promise<void>((resolve) => (releaseA = resolve));
@@ -398,6 +416,261 @@ function queueSuite(name: string, make: () => Promise<QueueFixture>): void {
       assert.equal((await onlyJob(meta)).payload, '"committed"');
       assert.equal(await queue.runDue(), 1);
       assert.equal(ran, 1);
+    }));
+
+    test('heartbeats extend the lease of a long job, so that no other worker takes it over', withQueue(async ({ meta, clock, fixture }) => {
+      const long = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000, heartbeatMs: 10 });
+      const started = latch();
+      const release = latch();
+      let signal: AbortSignal | undefined;
+      long.register('long', async (_p, ctx) => {
+        signal = ctx.signal;
+        started.resolve();
+        await release.promise;
+      });
+      const meta2 = await fixture.openAnother();
+      try {
+        const other = new SqlJobQueue(meta2, { log: silent, now: clock.fn, leaseMs: 10_000 });
+        let otherRan = 0;
+        other.register('long', async () => {
+          otherRan++;
+        });
+        await long.enqueue({ kind: 'long' });
+        const run = long.runDue();
+        await started.promise;
+        assert.equal((await onlyJob(meta)).lease_until, T0 + 10_000);
+        // Time passes while the job runs: each heartbeat moves the lease to now + leaseMs.
+        for (const at of [T0 + 8000, T0 + 16_000, T0 + 24_000]) {
+          clock.now = at;
+          await eventually(`the lease reaches ${at + 10_000}`, async () => (await onlyJob(meta)).lease_until === at + 10_000);
+          clock.now = at + 9999;
+          assert.equal(await other.runDue(), 0, 'still leased by the running worker');
+        }
+        assert.equal((await onlyJob(meta)).attempts, 1);
+        assert.equal(signal?.aborted, false);
+        release.resolve();
+        assert.equal(await run, 1);
+        assert.deepEqual(await jobs(meta), []);
+        assert.equal(otherRan, 0);
+      } finally {
+        await meta2.close();
+      }
+    }));
+
+    test('a worker whose job was taken over (its lease lapsed) is told through ctx.signal and changes nothing', withQueue(async ({ meta, clock }) => {
+      const q = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000, heartbeatMs: 10 });
+      const started = latch();
+      let reason: unknown;
+      q.register('work', async (_p, ctx) => {
+        started.resolve();
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        reason = ctx.signal.reason;
+      });
+      await q.enqueue({ kind: 'work' });
+      const run = q.runDue();
+      await started.promise;
+      // As if another worker had claimed the job after this one's lease lapsed.
+      await meta.db.updateTable('jobs').set({ lease_owner: 'another-worker', lease_until: T0 + 99_000 }).execute();
+      assert.equal(await run, 1);
+      assert.match(String(reason), /lease lost/);
+      const row = await onlyJob(meta);
+      assert.equal(row.status, 'running');
+      assert.equal(row.lease_owner, 'another-worker', "the other worker's claim is intact");
+      assert.equal(row.lease_until, T0 + 99_000);
+    }));
+
+    test('stop() waits for running jobs only up to stopTimeoutMs, aborts them, and another worker takes them over', withQueue(async ({ meta, clock, fixture }) => {
+      const q = new SqlJobQueue(meta, { log: silent, now: clock.fn, leaseMs: 10_000, heartbeatMs: 10, pollMs: 10, stopTimeoutMs: 100 });
+      const started = latch();
+      let aborted = false;
+      q.register('stubborn', async (_p, ctx) => {
+        started.resolve();
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        aborted = true;
+        // Ignores the signal for a while, as a handler busy elsewhere would.
+        await sleep(50);
+        throw new Error('aborted');
+      });
+      await q.enqueue({ kind: 'stubborn' });
+      q.start({ work: true, schedule: false });
+      await started.promise;
+      const t = Date.now();
+      await q.stop();
+      assert.ok(Date.now() - t < 5000, 'stop() is bounded');
+      await eventually('the handler saw the abort', () => aborted);
+      const meta2 = await fixture.openAnother();
+      try {
+        const other = new SqlJobQueue(meta2, { log: silent, now: clock.fn, leaseMs: 10_000 });
+        const ran: number[] = [];
+        other.register('stubborn', async (_p, ctx) => {
+          ran.push(ctx.attempt);
+        });
+        // The aborted handler failed while its lease was still valid: the job is pending again (had the
+        // process died instead, its lease would have run out). Another worker runs it.
+        await eventually('the aborted run is recorded', async () => (await onlyJob(meta)).status === 'pending');
+        assert.match((await onlyJob(meta)).last_error ?? '', /aborted/);
+        clock.now = T0 + 3_600_000;
+        assert.equal(await other.runDue(), 1);
+        assert.deepEqual(ran, [2]);
+        assert.deepEqual(await jobs(meta), []);
+      } finally {
+        await meta2.close();
+      }
+    }));
+
+    test('periodic jobs: only the scheduler leader enqueues them, once per interval; a standby takes over when the leader stops or dies', withQueue(async ({ meta, clock, fixture }) => {
+      const meta2 = await fixture.openAnother();
+      try {
+        const ticks: Array<{ by: string; at: number }> = [];
+        const make = (m: MetaStore, by: string): SqlJobQueue => {
+          const q = new SqlJobQueue(m, { log: silent, now: clock.fn, leaderLeaseMs: 30_000 });
+          q.register('tick', async () => {
+            ticks.push({ by, at: clock.now });
+          });
+          // Every process configures the same schedule.
+          q.schedule('tick', 60);
+          return q;
+        };
+        const a = make(meta, 'A');
+        const b = make(meta2, 'B');
+        const c = make(meta, 'C');
+        const all = [a, b, c];
+        const step = async (order: SqlJobQueue[]): Promise<number> => {
+          let n = 0;
+          for (const q of order) n += await q.runDue();
+          return n;
+        };
+        // A comes first and leads; the others try every time and are refused.
+        assert.equal(await step(all), 0, 'the first run is one interval away');
+        assert.deepEqual(all.map((q) => q.isLeader()), [true, false, false]);
+        for (let at = T0 + 20_000; at <= T0 + 200_000; at += 20_000) {
+          clock.now = at;
+          await step(at % 40_000 === 0 ? [...all].reverse() : all);
+          assert.equal(a.isLeader(), true);
+        }
+        assert.deepEqual(
+          ticks.map((t) => t.at),
+          [T0 + 60_000, T0 + 120_000, T0 + 180_000],
+          'once per interval, whoever runs the job',
+        );
+        // The leader stops: the next process to try takes over, and the period goes on where it was.
+        await a.stop();
+        assert.equal(a.isLeader(), false);
+        clock.now = T0 + 210_000;
+        await step([b, c]);
+        assert.deepEqual([b.isLeader(), c.isLeader()], [true, false]);
+        for (let at = T0 + 220_000; at <= T0 + 300_000; at += 20_000) {
+          clock.now = at;
+          await step([c, b]);
+        }
+        assert.deepEqual(
+          ticks.map((t) => t.at),
+          [T0 + 60_000, T0 + 120_000, T0 + 180_000, T0 + 240_000, T0 + 300_000],
+        );
+        // The leader dies (stops renewing): after its lease ran out, another process takes over.
+        clock.now = T0 + 300_000 + 30_001;
+        await step([c]);
+        assert.equal(c.isLeader(), true);
+        assert.equal(b.isLeader(), false);
+        await step([b]);
+        assert.equal(b.isLeader(), false, 'the old leader does not take it back');
+        clock.now = T0 + 360_000;
+        await step([b, c]);
+        assert.deepEqual(
+          ticks.map((t) => t.at),
+          [T0 + 60_000, T0 + 120_000, T0 + 180_000, T0 + 240_000, T0 + 300_000, T0 + 360_000],
+        );
+        const leaseRows = await meta.db.selectFrom('leases').select('name').orderBy('name').execute();
+        assert.deepEqual(leaseRows.map((r) => r.name), ['periodic:tick', 'scheduler']);
+        for (const q of all) await q.stop();
+      } finally {
+        await meta2.close();
+      }
+    }));
+
+    test('a periodic job is due at once with runNow unless it ran within the interval; a shortened interval applies at once', withQueue(async ({ meta, clock }) => {
+      let ran = 0;
+      const make = (everySeconds: number): SqlJobQueue => {
+        const q = new SqlJobQueue(meta, { log: silent, now: clock.fn });
+        q.register('purge', async () => {
+          ran++;
+        });
+        q.schedule('purge', everySeconds, { runNow: true });
+        return q;
+      };
+      const first = make(3600);
+      assert.equal(await first.runDue(), 1);
+      await first.stop();
+      // A restart ten minutes later does not run it again...
+      clock.now = T0 + 600_000;
+      const second = make(3600);
+      assert.equal(await second.runDue(), 0);
+      clock.now = T0 + 3_600_000;
+      assert.equal(await second.runDue(), 1);
+      await second.stop();
+      // ...and a restart with a shorter interval does not wait for the old, longer one.
+      clock.now = T0 + 3_700_000;
+      const third = make(60);
+      assert.equal(await third.runDue(), 1);
+      clock.now = T0 + 3_730_000;
+      assert.equal(await third.runDue(), 0);
+      clock.now = T0 + 3_760_000;
+      assert.equal(await third.runDue(), 1);
+      await third.stop();
+      assert.equal(ran, 4);
+    }));
+
+    test('roles: a scheduler-only process enqueues, a worker-only process runs; leadership moves when the scheduler stops', withQueue(async ({ meta, clock, fixture }) => {
+      const meta2 = await fixture.openAnother();
+      const queues: SqlJobQueue[] = [];
+      try {
+        const ran: string[] = [];
+        const make = (m: MetaStore, by: string): SqlJobQueue => {
+          // Real timers (polling, lease renewal every 100 ms), the test's clock for due times and leases:
+          // the clock only moves while one process has the scheduler role, so the lease cannot change hands then.
+          const q = new SqlJobQueue(m, { log: silent, now: clock.fn, pollMs: 10, leaderLeaseMs: 300 });
+          q.register('tick', async () => {
+            ran.push(`tick by ${by}`);
+          });
+          q.register('job', async (payload) => {
+            ran.push(`${String(payload)} by ${by}`);
+          });
+          q.schedule('tick', 60, { runNow: true });
+          queues.push(q);
+          return q;
+        };
+        const scheduler = make(meta, 'scheduler');
+        const worker = make(meta2, 'worker');
+        scheduler.start({ work: false, schedule: true });
+        worker.start({ work: true, schedule: false });
+        await eventually('the tick ran', () => ran.length === 1);
+        assert.deepEqual(ran, ['tick by worker']);
+        assert.equal(scheduler.isLeader(), true);
+        assert.equal(worker.isLeader(), false, 'a worker-only process never leads');
+        await scheduler.enqueue({ kind: 'job', payload: 'enqueued by the scheduler' });
+        await eventually('the job ran', () => ran.length === 2);
+        assert.deepEqual(ran, ['tick by worker', 'enqueued by the scheduler by worker']);
+        // Polling goes on: no tick before the next interval.
+        await sleep(100);
+        assert.equal(ran.length, 2);
+        clock.now = T0 + 60_000;
+        await eventually('the second tick ran', () => ran.length === 3);
+        // Another process with both roles stands by; it leads once the scheduler stops.
+        const both = make(meta2, 'both');
+        both.start();
+        await sleep(100);
+        assert.equal(both.isLeader(), false);
+        await scheduler.stop();
+        await eventually('the standby leads', () => both.isLeader(), 5000);
+        await sleep(100);
+        assert.equal(ran.length, 3, 'the period is shared: no extra tick on a leader change');
+        clock.now = T0 + 120_000;
+        await eventually('the third tick ran', () => ran.length === 4);
+        assert.match(ran[3] ?? '', /^tick by (worker|both)$/);
+      } finally {
+        for (const q of queues) await q.stop();
+        await meta2.close();
+      }
     }));
 
     test('start() runs due jobs in the background; stop() waits for them', withQueue(async ({ meta, fixture }) => {

@@ -439,8 +439,23 @@ export class ManifestStore {
 
 export class TagStore {
   private readonly db: Db;
-  constructor(db: Db) {
+  private readonly dialect: 'sqlite' | 'postgres';
+  constructor(db: Db, dialect: 'sqlite' | 'postgres') {
     this.db = db;
+    this.dialect = dialect;
+  }
+
+  /**
+   * Serialises changes of one tag across processes until the end of the current transaction: call it
+   * first in a transaction that reads a tag and then moves or deletes it, so that two processes moving
+   * the same tag leave it at one of the two digests and record the moves (with the digest each one
+   * replaced) in the order they happened. PostgreSQL: a transaction-scoped advisory lock on a 64-bit
+   * hash of `<repository id>:<tag>` (a hash collision only serialises two unrelated tags). SQLite has a
+   * single writer: nothing to do. Outside a transaction it has no lasting effect.
+   */
+  async lock(repositoryId: number, tag: string): Promise<void> {
+    if (this.dialect !== 'postgres') return;
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`${repositoryId}:${tag}`}, 0))`.execute(this.db);
   }
 
   async get(repositoryId: number, tag: string): Promise<string | undefined> {
@@ -590,7 +605,7 @@ export class MetaStore {
     this.repositories = new RepositoryStore(db);
     this.blobs = new BlobStoreMeta(db);
     this.manifests = new ManifestStore(db);
-    this.tags = new TagStore(db);
+    this.tags = new TagStore(db, dialect);
     this.uploads = new UploadStoreMeta(db);
     this.events = new EventStore(db);
   }

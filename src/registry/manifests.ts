@@ -72,6 +72,8 @@ export class ManifestService {
     const now = this.ctx.now();
     const { created, repoCreated } = await this.ctx.meta.transaction(async (tx) => {
       const { repository: repo, created: repoCreated } = await ensureRepository(tx, target.accountId, target.name, now);
+      // Moves of this tag by other processes wait for this transaction (the previous digest stays right).
+      if (tag !== undefined) await tx.tags.lock(repo.id, tag);
       // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
       await this.checkReferences(tx, repo, parsed);
       const inserted = await tx.manifests.put({
@@ -161,6 +163,7 @@ export class ManifestService {
     const now = this.ctx.now();
     await this.ctx.meta.transaction(async (tx) => {
       if (ref.kind === 'tag') {
+        await tx.tags.lock(repo.id, ref.tag);
         const digest = await tx.tags.delete(repo.id, ref.tag);
         if (digest === undefined) throw new RegistryError('ManifestUnknown', `manifest tagged "${ref.tag}" is not in repository ${repo.name}`, { tag: ref.tag });
         await tx.events.append({
