@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { AccountRootAuthorizer, BasicAuthenticator, type Authenticator, type Authorizer } from '../auth/index.ts';
+import { AccountRootAuthorizer, BasicAuthenticator, type Authorizer } from '../auth/index.ts';
+import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
@@ -22,7 +23,7 @@ export interface App {
   meta: MetaStore;
   storage: StorageDriver;
   registry: Registry;
-  authenticator: Authenticator;
+  authenticator: BasicAuthenticator;
   authorizer: Authorizer;
   jobs: JobQueue;
   http: FastifyInstance;
@@ -36,6 +37,13 @@ export interface App {
 export interface ComposeOptions {
   log?: Logger;
   now?: () => number;
+}
+
+export type Role = 'api' | 'worker' | 'scheduler';
+
+export function parseRoles(roles: string): Set<Role> {
+  if (roles === 'all') return new Set<Role>(['api', 'worker', 'scheduler']);
+  return new Set(roles.split(',') as Role[]);
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -62,12 +70,20 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   }
 
   let boot: BootstrapResult;
+  let bus: Bus;
   try {
     boot = await bootstrap({ ...config, dataDir }, meta, now());
+    // Cache invalidations between processes: LISTEN/NOTIFY on PostgreSQL, in-process otherwise.
+    bus =
+      config.database.driver === 'postgres'
+        ? await PostgresBus.connect({ url: config.database.postgres.url ?? '', log: log.child({ component: 'bus' }) })
+        : new LocalBus({ log });
   } catch (e) {
     await meta.close();
+    await storage.close?.();
     throw e;
   }
+  const roles = parseRoles(config.roles);
 
   const blobs = new BlobStore(storage);
   // One process on an appendable store keeps upload hashes in memory; several processes (PostgreSQL)
@@ -80,7 +96,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           save: async (id, size, state, version) => await meta.uploads.saveState(id, size, state, version, now()),
         });
   const registry = new Registry({ meta, blobs, uploads, now, log });
-  const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now });
+  const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, log: log.child({ component: 'auth' }) });
   const authorizer = new AccountRootAuthorizer();
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
   jobs.register('uploads.purge', async () => {
@@ -91,6 +107,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const lifecycle = { closing: false };
   const http = buildHttp({
     log,
+    api: roles.has('api'),
     lifecycle,
     tls: config.tls.cert !== undefined && config.tls.key !== undefined ? { cert: config.tls.cert, key: config.tls.key } : undefined,
     oci: {
@@ -121,8 +138,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     boot,
     async start() {
       const { host, port } = parseListen(config.listen);
+      // Every role listens: the api role serves /v2/, the others only /healthz and /readyz.
       const address = await http.listen({ host, port });
-      jobs.start();
+      jobs.start({ work: roles.has('worker'), schedule: roles.has('scheduler') });
       return address;
     },
     async close() {
@@ -140,6 +158,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           clearTimeout(force);
         }
         await jobs.stop();
+        authenticator.close();
+        await bus.close();
         await meta.close();
         await storage.close?.();
       })();

@@ -8,6 +8,8 @@ import { isRegistryError, RegistryError } from '../core/errors.ts';
 
 export interface HttpDeps {
   log: Logger;
+  /** Whether this process serves the registry API (the api role); health endpoints are always served. */
+  api: boolean;
   oci: OciDeps;
   tls?: { cert: string; key: string } | undefined;
   /** Readiness: resolves when every backing store answers. */
@@ -104,8 +106,10 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     }
   });
 
-  void app.register(async (scope) => {
-    await ociPlugin(scope, deps.oci);
-  });
+  if (deps.api) {
+    void app.register(async (scope) => {
+      await ociPlugin(scope, deps.oci);
+    });
+  }
   return app;
 }
