@@ -106,7 +106,7 @@ describe('abandoned uploads', () => {
     await t.close();
   });
 
-  test('stale uploads and orphaned upload data are purged by the job; fresh ones stay', async () => {
+  test('stale uploads and orphaned upload data are purged; fresh ones stay; the periodic job does it', async () => {
     const start = async (): Promise<string> => {
       const r = await t.fetch('/v2/purge/app/blobs/uploads/', { method: 'POST' });
       assert.equal(r.status, 202);
@@ -114,23 +114,31 @@ describe('abandoned uploads', () => {
     };
     const stale = await start();
     assert.equal((await t.fetch(stale, { method: 'PATCH', body: Buffer.alloc(1000, 1), headers: { 'content-range': '0-999' } })).status, 202);
-    // Upload data no session owns (a crash between the two writes of an upload's start).
+    // Upload data no session owns (a crash between the database and the storage delete).
     const orphan = join(t.dataDir, 'storage', 'uploads', randomUUID());
     mkdirSync(orphan, { recursive: true });
     writeFileSync(join(orphan, 'data'), 'orphan');
     const old = new Date(Date.now() - 60_000);
     utimesSync(join(orphan, 'data'), old, old);
-
     await new Promise((r) => setTimeout(r, 1200));
     const fresh = await start();
-    await t.app.jobs.runDue();
 
+    // The purge itself, with the one-second threshold: the stale session and the orphan go.
+    await t.app.registry.uploads.purge(1);
     const gone = await t.fetch(stale);
     assert.equal(gone.status, 404);
     assert.equal(((await gone.json()) as { errors: Array<{ code: string }> }).errors[0]?.code, 'BLOB_UPLOAD_UNKNOWN');
     assert.equal(existsSync(orphan), false, 'orphaned upload data is removed');
-    assert.equal((await t.fetch(fresh)).status, 204, 'an upload touched within purgeAfter stays');
     const staleId = stale.split('/').pop() ?? '';
     assert.equal(existsSync(join(t.dataDir, 'storage', 'uploads', staleId)), false);
+    assert.equal((await t.fetch(fresh)).status, 204, 'an upload touched within purgeAfter stays');
+
+    // And the periodic job (every second) purges the fresh one once it is older than a second.
+    let status = 0;
+    for (let i = 0; i < 60 && status !== 404; i++) {
+      status = (await t.fetch(fresh)).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 404, 'the periodic purge job ran');
   });
 });
