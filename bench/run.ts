@@ -1,53 +1,54 @@
-// `npm run bench`: the same workload, with the same client, against berth and CNCF Distribution.
-// See bench/README.md.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+// `npm run bench`: the same workload, with the same client, against berth and CNCF Distribution;
+// `--suite scaleout` for berth over PostgreSQL + S3 (1 and 3 processes, redirects) against
+// Distribution's s3 driver. See bench/README.md.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { CASES, caseTitle, formatBytes, repoFor, scaleCase, type CaseDef } from './cases.ts';
-import { RegistryClient, type RequestLatencies } from './client.ts';
-import { BLOCK, digestOf, type BlobSpec } from './content.ts';
-import { phaseLine, renderTable, summarize, type CaseRun, type LatencySummary, type PhaseResult } from './report.ts';
-import {
-  DEFAULT_DISTRIBUTION_BIN,
-  RssSampler,
-  atExit,
-  distributionVersion,
-  installExitHandlers,
-  removeDir,
-  startBerth,
-  startDistribution,
-  type ServerHandle,
-  type ServerName,
-} from './servers.ts';
+import { CASES, scaleCase, type CaseDef } from './cases.ts';
+import { runLocalSuite, type LocalOptions } from './local.ts';
+import type { ScaleoutConfigId } from './report.ts';
+import { checkScaleoutEnvironment, runScaleoutSuite, scaleoutCases, SCALEOUT_CONFIGS, type ScaleoutOptions } from './scaleout.ts';
+import { DEFAULT_DISTRIBUTION_BIN, atExit, installExitHandlers, isStopping, removeDir, type ServerName } from './servers.ts';
+import { computeDigests, errorText, log } from './workload.ts';
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --cases 1,2,5            cases to run (default: all: ${CASES.map((c) => c.id).join(',')})
-  --only berth|distribution  run against one server only (default: both)
+  --suite local|scaleout|all  local: berth vs Distribution on local disk (default);
+                           scaleout: berth over PostgreSQL + Ceph RGW, 1 and 3 processes and
+                           redirects, vs Distribution's s3 driver; all: both
+  --cases 1,2,5            local suite: cases to run (default: all: ${CASES.map((c) => c.id).join(',')})
+  --only berth|distribution  local suite: one server only (default: both)
+  --configs 1,2,3,4        scale-out suite: configurations to run (default: all: ${SCALEOUT_CONFIGS.map((c) => c.id).join(',')})
   --scale 0.1              shrink blob counts (cases 1-2) or sizes (cases 3-6) for a quick run
   --verify                 sha256-check every pulled blob (cases 1-2 are always checked)
   --json FILE              also write the results as JSON
   --distribution-bin PATH  Distribution binary (default ${DEFAULT_DISTRIBUTION_BIN})
   -h, --help
+
+The scale-out suite needs PostgreSQL (BERTH_TEST_POSTGRES_URL, default
+postgres://postgres@127.0.0.1:5432/postgres) and an S3 store (S3_ENDPOINT etc., as printed by
+/work/shared/tools/ceph-rgw.sh env); without them it says why and runs nothing.
 `;
 
+type Suite = 'local' | 'scaleout' | 'all';
+
 interface Options {
-  cases: CaseDef[];
-  servers: ServerName[];
-  scale: number;
-  verify: boolean;
+  suite: Suite;
+  local: LocalOptions;
+  scaleout: ScaleoutOptions;
   json: string | undefined;
-  distributionBin: string;
 }
+
+class UsageError extends Error {}
 
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
+      suite: { type: 'string' },
       cases: { type: 'string' },
       only: { type: 'string' },
+      configs: { type: 'string' },
       scale: { type: 'string' },
       verify: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -60,6 +61,16 @@ function parseOptions(): Options {
   if (values.help === true) {
     process.stdout.write(USAGE);
     process.exit(0);
+  }
+  const suite = values.suite ?? 'local';
+  if (suite !== 'local' && suite !== 'scaleout' && suite !== 'all') {
+    throw new UsageError(`--suite must be local, scaleout or all, got ${suite}`);
+  }
+  if (suite === 'scaleout' && (values.cases !== undefined || values.only !== undefined)) {
+    throw new UsageError('--cases and --only apply to the local suite; the scale-out suite takes --configs');
+  }
+  if (suite === 'local' && values.configs !== undefined) {
+    throw new UsageError('--configs applies to the scale-out suite (--suite scaleout or all)');
   }
   const scale = values.scale === undefined ? 1 : Number(values.scale);
   if (!Number.isFinite(scale) || scale <= 0 || scale > 1) throw new UsageError(`--scale must be in (0, 1], got ${values.scale}`);
@@ -80,238 +91,24 @@ function parseOptions(): Options {
     }
     servers = [values.only];
   }
+  let configs: ScaleoutConfigId[] = SCALEOUT_CONFIGS.map((c) => c.id);
+  if (values.configs !== undefined) {
+    const ids = values.configs.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    configs = ids.map((id) => {
+      const c = SCALEOUT_CONFIGS.find((x) => String(x.id) === id);
+      if (c === undefined) throw new UsageError(`unknown configuration ${id}; configurations are ${SCALEOUT_CONFIGS.map((x) => x.id).join(',')}`);
+      return c.id;
+    });
+    if (configs.length === 0) throw new UsageError('--configs selects nothing');
+  }
+  const verify = values.verify === true;
+  const distributionBin = values['distribution-bin'] ?? DEFAULT_DISTRIBUTION_BIN;
   return {
-    cases: selected.map((c) => scaleCase(c, scale)),
-    servers,
-    scale,
-    verify: values.verify === true,
+    suite,
+    local: { cases: selected.map((c) => scaleCase(c, scale)), servers, scale, verify, distributionBin },
+    scaleout: { configs, scale, verify, distributionBin },
     json: values.json,
-    distributionBin: values['distribution-bin'] ?? DEFAULT_DISTRIBUTION_BIN,
   };
-}
-
-class UsageError extends Error {}
-
-const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-function blobsOf(c: CaseDef): BlobSpec[] {
-  return Array.from({ length: c.count }, (_, index) => ({ caseId: c.id, index, size: c.size }));
-}
-
-/** Run `fn(0..n-1)` with at most `concurrency` in flight; stops handing out work after the first failure. */
-async function forEachConcurrent(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: Error | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < n) {
-      const i = next++;
-      try {
-        await fn(i);
-      } catch (err) {
-        failure ??= err instanceof Error ? err : new Error(String(err));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, n)) }, worker));
-  if (failure !== undefined) throw failure;
-}
-
-/** Flush dirty pages left by the previous phase so that it does not bill the next one. */
-function syncDisks(): void {
-  spawnSync('sync', { stdio: 'ignore' });
-}
-
-function summarizeRequests(l: RequestLatencies): Record<string, LatencySummary> {
-  const out: Record<string, LatencySummary> = {};
-  for (const [kind, values] of l) out[kind] = summarize(values);
-  return out;
-}
-
-async function runPhase(
-  phase: 'push' | 'pull',
-  c: CaseDef,
-  server: ServerHandle,
-  client: RegistryClient,
-  blobs: readonly BlobSpec[],
-  digests: readonly string[],
-  verify: boolean,
-): Promise<PhaseResult> {
-  const repo = repoFor(c);
-  const op =
-    phase === 'pull'
-      ? (b: BlobSpec, d: string): Promise<void> => client.pull(repo, d, b.size, verify)
-      : c.mode === 'chunked' && c.chunkSize !== undefined
-        ? (b: BlobSpec, d: string): Promise<void> => client.pushChunked(repo, b, d, c.chunkSize ?? BLOCK)
-        : (b: BlobSpec, d: string): Promise<void> => client.pushMonolithic(repo, b, d);
-  syncDisks();
-  client.takeLatencies();
-  const latencies: number[] = [];
-  const sampler = new RssSampler(server.pid, 100);
-  const t0 = performance.now();
-  let mem: ReturnType<RssSampler['stop']>;
-  try {
-    await forEachConcurrent(blobs.length, c.concurrency, async (i) => {
-      const b = blobs[i];
-      const d = digests[i];
-      if (b === undefined || d === undefined) throw new Error(`no blob ${i}`);
-      const s = performance.now();
-      await op(b, d);
-      latencies.push(performance.now() - s);
-    });
-  } finally {
-    mem = sampler.stop();
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const bytes = blobs.reduce((a, b) => a + b.size, 0);
-  return {
-    phase,
-    ops: blobs.length,
-    bytes,
-    seconds: Math.round(seconds * 1e4) / 1e4,
-    mbPerSec: Math.round((bytes / 1e6 / seconds) * 1000) / 1000,
-    opsPerSec: Math.round((blobs.length / seconds) * 1000) / 1000,
-    latency: summarize(latencies),
-    requests: summarizeRequests(client.takeLatencies()),
-    maxRssKiB: mem.maxRssKiB ?? null,
-    hwmKiB: mem.hwmKiB ?? null,
-    check: phase === 'push' ? '-' : verify ? 'sha256' : 'size',
-  };
-}
-
-/** One small OCI image manifest referencing every blob of the case, so that the blobs are in use. Not timed. */
-async function pushManifest(client: RegistryClient, repo: string, blobs: readonly BlobSpec[], digests: readonly string[]): Promise<void> {
-  const layers = blobs.map((b, i) => ({
-    mediaType: 'application/vnd.oci.image.layer.v1.tar',
-    digest: digests[i] ?? '',
-    size: b.size,
-  }));
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: {},
-      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-    }),
-  );
-  const configDigest = await client.pushBuffer(repo, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers,
-  };
-  await client.putManifest(repo, 'bench', manifest.mediaType, Buffer.from(JSON.stringify(manifest)));
-}
-
-async function runCase(server: ServerHandle, c: CaseDef, digests: readonly string[], opts: Options): Promise<CaseRun> {
-  const run: CaseRun = { server: server.name, caseId: c.id, title: caseTitle(c), phases: [], manifest: 'skipped' };
-  const blobs = blobsOf(c);
-  const client = new RegistryClient({ baseUrl: server.url, concurrency: c.concurrency, basicAuth: server.basicAuth });
-  try {
-    for (const phase of ['push', 'pull'] as const) {
-      const verify = phase === 'pull' && (opts.verify || c.alwaysVerify);
-      const p = await runPhase(phase, c, server, client, blobs, digests, verify);
-      run.phases.push(p);
-      log(phaseLine(server.name, c, p));
-    }
-    try {
-      await pushManifest(client, repoFor(c), blobs, digests);
-      run.manifest = 'ok';
-    } catch (err) {
-      run.manifest = errorText(err);
-      log(`[${server.name}] case ${c.id}: manifest push failed (not timed): ${run.manifest}`);
-    }
-  } catch (err) {
-    run.error = errorText(err);
-    if (server.exited()) run.error += ` (server exited; last output:\n${server.outputTail()})`;
-    log(`[${server.name}] case ${c.id} FAILED: ${run.error}`);
-  } finally {
-    client.close();
-  }
-  return run;
-}
-
-/** A few untimed pushes and pulls so that neither server is measured cold (JIT, caches, first mkdirs). */
-async function warmUp(server: ServerHandle): Promise<void> {
-  const c: CaseDef = { id: 0, count: 0, size: 0, concurrency: 4, mode: 'monolithic', scaleBy: 'count', alwaysVerify: true };
-  const blobs: BlobSpec[] = [
-    ...Array.from({ length: 64 }, (_, i) => ({ caseId: 0, index: i, size: 4096 })),
-    ...Array.from({ length: 4 }, (_, i) => ({ caseId: 0, index: 64 + i, size: BLOCK })),
-    { caseId: 0, index: 68, size: 8 * BLOCK + 12345 },
-  ];
-  const digests = blobs.map((b) => digestOf(b));
-  const client = new RegistryClient({ baseUrl: server.url, concurrency: c.concurrency, basicAuth: server.basicAuth });
-  try {
-    await forEachConcurrent(blobs.length, c.concurrency, async (i) => {
-      const b = blobs[i];
-      const d = digests[i];
-      if (b !== undefined && d !== undefined) await client.pushMonolithic('bench/warmup', b, d);
-    });
-    await forEachConcurrent(blobs.length, c.concurrency, async (i) => {
-      const b = blobs[i];
-      const d = digests[i];
-      if (b !== undefined && d !== undefined) await client.pull('bench/warmup', d, b.size, true);
-    });
-  } finally {
-    client.close();
-  }
-}
-
-async function runServer(
-  name: ServerName,
-  rootDir: string,
-  digests: ReadonlyMap<number, string[]>,
-  opts: Options,
-): Promise<CaseRun[]> {
-  const failAll = (why: string): CaseRun[] =>
-    opts.cases.map((c) => ({ server: name, caseId: c.id, title: caseTitle(c), phases: [], manifest: 'skipped', error: why }));
-  const dataDir = join(rootDir, name);
-  mkdirSync(dataDir, { recursive: true });
-  const removeData = atExit(() => removeDir(dataDir));
-  let server: ServerHandle;
-  try {
-    log(`[${name}] starting`);
-    server = name === 'berth' ? await startBerth(dataDir) : await startDistribution(opts.distributionBin, dataDir);
-  } catch (err) {
-    log(`[${name}] did not start: ${errorText(err)}`);
-    removeData();
-    return failAll(`server did not start: ${errorText(err)}`);
-  }
-  const runs: CaseRun[] = [];
-  try {
-    log(`[${name}] listening on ${server.url} (pid ${server.pid}); warming up`);
-    try {
-      await warmUp(server);
-    } catch (err) {
-      const why = `warm-up failed: ${errorText(err)}${server.exited() ? `\n${server.outputTail()}` : ''}`;
-      log(`[${name}] ${why}`);
-      return failAll(why);
-    }
-    for (const c of opts.cases) {
-      if (server.exited()) {
-        runs.push({ server: name, caseId: c.id, title: caseTitle(c), phases: [], manifest: 'skipped', error: 'server exited' });
-        continue;
-      }
-      runs.push(await runCase(server, c, digests.get(c.id) ?? [], opts));
-    }
-    return runs;
-  } finally {
-    await server.stop();
-    removeData();
-    log(`[${name}] stopped`);
-  }
-}
-
-function computeDigests(cases: readonly CaseDef[]): Map<number, string[]> {
-  const total = cases.reduce((a, c) => a + c.count * c.size, 0);
-  const t0 = performance.now();
-  log(`computing digests of ${cases.reduce((a, c) => a + c.count, 0)} blobs (${formatBytes(total)}), not timed`);
-  const scratch = Buffer.allocUnsafe(BLOCK);
-  const out = new Map<number, string[]>();
-  for (const c of cases) out.set(c.id, blobsOf(c).map((b) => digestOf(b, scratch)));
-  log(`digests done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return out;
 }
 
 async function main(): Promise<void> {
@@ -324,51 +121,56 @@ async function main(): Promise<void> {
     return;
   }
   installExitHandlers();
+  const runLocal = opts.suite !== 'scaleout';
+  let runScaleout = opts.suite !== 'local';
+
+  // Before anything else: without PostgreSQL and S3 the scale-out suite only says why.
+  let scaleoutSkipped: string | undefined;
+  let scaleoutEnv: Awaited<ReturnType<typeof checkScaleoutEnvironment>> | undefined;
+  if (runScaleout) {
+    scaleoutEnv = await checkScaleoutEnvironment();
+    if ('reason' in scaleoutEnv) {
+      scaleoutSkipped = scaleoutEnv.reason;
+      runScaleout = false;
+      log(`scale-out suite skipped: ${scaleoutSkipped}`);
+    }
+  }
+  if (!runLocal && !runScaleout) {
+    process.stdout.write(`\nberth scale-out: not run: ${scaleoutSkipped ?? 'nothing selected'}\n`);
+    if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify({ scaleout: { skipped: scaleoutSkipped } }, null, 2)}\n`);
+    return;
+  }
+
   const rootDir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   atExit(() => removeDir(rootDir));
+  const digests = computeDigests([...(runLocal ? opts.local.cases : []), ...(runScaleout ? scaleoutCases(opts.scaleout.scale) : [])]);
 
-  const distVersion = opts.servers.includes('distribution') ? distributionVersion(opts.distributionBin) : 'not run';
-  const meta = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    distribution: `${opts.distributionBin} ${distVersion}`,
-    servers: opts.servers,
-    scale: opts.scale,
-    verify: opts.verify ? 'sha256 on every pull' : 'sha256 on pulls of cases 1-2 only; size on the others',
-    auth: 'berth: HTTP Basic on every request; Distribution: no auth (its fastest configuration; htpasswd would run bcrypt on every request)',
-    cases: opts.cases.map((c) => ({ ...c, title: caseTitle(c) })),
-  };
-
-  const digests = computeDigests(opts.cases);
-  const runs: CaseRun[] = [];
-  for (const name of opts.servers) runs.push(...(await runServer(name, rootDir, digests, opts)));
-
-  const title =
-    opts.servers.length === 2
-      ? `berth vs CNCF Distribution ${distVersion}`
-      : opts.servers[0] === 'berth'
-        ? 'berth only (Distribution not run)'
-        : `CNCF Distribution ${distVersion} only (berth not run)`;
-  const out = [
-    '',
-    `${title}: ${meta.cpus} x ${meta.cpuModel}, ${meta.memoryGiB} GiB, node ${meta.node}, scale ${opts.scale}`,
-    `client: node:http keep-alive, one agent per case with maxSockets = concurrency; servers run one at a time on 127.0.0.1`,
-    `auth: ${meta.auth}`,
-    `pull verification: ${meta.verify}`,
-    '',
-    renderTable(opts.cases, opts.servers, runs),
-    '',
-  ].join('\n');
-  process.stdout.write(out);
+  let json: Record<string, unknown> = {};
+  let failed = false;
+  if (runLocal) {
+    const local = await runLocalSuite(opts.local, rootDir, digests);
+    // Interrupted: no results; the signal handler exits once the cleanup is done.
+    if (isStopping()) return;
+    process.stdout.write(local.output);
+    json = { ...local.json };
+    failed ||= local.failed;
+  }
+  if (scaleoutEnv !== undefined && 'env' in scaleoutEnv && runScaleout) {
+    const scaleout = await runScaleoutSuite(opts.scaleout, scaleoutEnv.env, rootDir, digests);
+    if (isStopping()) return;
+    process.stdout.write(scaleout.output);
+    json.scaleout = scaleout.json;
+    failed ||= scaleout.failed;
+  } else if (scaleoutSkipped !== undefined) {
+    process.stdout.write(`\nberth scale-out: not run: ${scaleoutSkipped}\n`);
+    json.scaleout = { skipped: scaleoutSkipped };
+  }
 
   if (opts.json !== undefined) {
-    writeFileSync(opts.json, `${JSON.stringify({ meta, runs }, null, 2)}\n`);
+    writeFileSync(opts.json, `${JSON.stringify(json, null, 2)}\n`);
     log(`results written to ${opts.json}`);
   }
-  if (runs.some((r) => r.error !== undefined)) process.exitCode = 1;
+  if (failed) process.exitCode = 1;
 }
 
 await main();

@@ -23,6 +23,13 @@ export interface ServerHandle {
 // Cleanup: temp dirs and child processes go away at exit, also on SIGINT/SIGTERM.
 
 const cleanups = new Set<() => void>();
+const asyncCleanups = new Set<() => Promise<void>>();
+let stopping = false;
+
+/** True once SIGINT/SIGTERM arrived: suites start nothing new (no server, database or prefix). */
+export function isStopping(): boolean {
+  return stopping;
+}
 
 /** Run `fn` at exit (normal, error, or signal); returns a function that runs it now and unregisters it. */
 export function atExit(fn: () => void): () => void {
@@ -30,6 +37,47 @@ export function atExit(fn: () => void): () => void {
   return () => {
     if (cleanups.delete(fn)) fn();
   };
+}
+
+/**
+ * Run `fn` on SIGINT/SIGTERM after the synchronous cleanups (so the servers are dead by then), e.g.
+ * dropping a database or deleting an object-store prefix. The normal path must call the returned
+ * function itself (in a `finally`): it runs `fn` once, or waits for the run a signal started. Not
+ * run on a plain `process.exit` (nothing asynchronous can run then).
+ */
+export function atExitAsync(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const once = (): Promise<void> => (running ??= fn());
+  asyncCleanups.add(once);
+  return async () => {
+    asyncCleanups.delete(once);
+    await once();
+  };
+}
+
+/** The asynchronous cleanups, all at once, for at most `limitMs`. */
+async function runAsyncCleanups(limitMs: number): Promise<void> {
+  const fns = [...asyncCleanups].reverse();
+  asyncCleanups.clear();
+  if (fns.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      process.stderr.write(`cleanup still running after ${limitMs / 1000} s; giving up (temporary databases or S3 prefixes may be left)\n`);
+      resolve();
+    }, limitMs);
+  });
+  const all = Promise.allSettled(
+    fns.map(async (fn) => {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(`cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }),
+  );
+  await Promise.race([all, limit]);
+  clearTimeout(timer);
 }
 
 function runCleanups(): void {
@@ -74,9 +122,16 @@ export function installExitHandlers(): void {
     ['SIGTERM', 143],
   ] as const) {
     process.on(sig, () => {
+      if (stopping) {
+        process.stderr.write(`\n${sig} again: exiting without waiting for the cleanup\n`);
+        runCleanups();
+        process.exit(code);
+      }
+      stopping = true;
       process.stderr.write(`\n${sig}: stopping servers and removing temp dirs\n`);
       runCleanups();
-      process.exit(code);
+      if (asyncCleanups.size > 0) process.stderr.write('dropping temporary databases and deleting S3 prefixes\n');
+      void runAsyncCleanups(30_000).finally(() => process.exit(code));
     });
   }
 }
@@ -102,36 +157,61 @@ export function readProcMemory(pid: number): ProcMemory {
   }
 }
 
-/** Samples VmRSS every `intervalMs` until stopped; reports the maximum seen and VmHWM at the end. */
+export interface MemorySample {
+  /** Largest VmRSS of any one of the processes. */
+  maxRssKiB: number | undefined;
+  /** Largest sum of VmRSS over the processes at one sampling instant (= maxRssKiB for one process). */
+  maxTotalRssKiB: number | undefined;
+  /** Largest VmHWM of the processes at the end (peak since each process started). */
+  hwmKiB: number | undefined;
+}
+
+/**
+ * Samples VmRSS of one or several processes every `intervalMs` until stopped; reports the maximum
+ * seen for any one process, the maximum of their sum, and the largest VmHWM at the end.
+ */
 export class RssSampler {
-  readonly #pid: number;
+  readonly #pids: readonly number[];
   readonly #timer: NodeJS.Timeout;
   #max: number | undefined;
+  #maxTotal: number | undefined;
 
-  constructor(pid: number, intervalMs = 100) {
-    this.#pid = pid;
+  constructor(pids: number | readonly number[], intervalMs = 100) {
+    this.#pids = typeof pids === 'number' ? [pids] : [...pids];
     this.#sample();
     this.#timer = setInterval(() => this.#sample(), intervalMs);
   }
 
   #sample(): void {
-    const { rssKiB } = readProcMemory(this.#pid);
-    if (rssKiB !== undefined && (this.#max === undefined || rssKiB > this.#max)) this.#max = rssKiB;
+    let total: number | undefined;
+    for (const pid of this.#pids) {
+      const { rssKiB } = readProcMemory(pid);
+      if (rssKiB === undefined) continue;
+      total = (total ?? 0) + rssKiB;
+      if (this.#max === undefined || rssKiB > this.#max) this.#max = rssKiB;
+    }
+    if (total !== undefined && (this.#maxTotal === undefined || total > this.#maxTotal)) this.#maxTotal = total;
   }
 
-  stop(): { maxRssKiB: number | undefined; hwmKiB: number | undefined } {
+  stop(): MemorySample {
     clearInterval(this.#timer);
     this.#sample();
-    return { maxRssKiB: this.#max, hwmKiB: readProcMemory(this.#pid).hwmKiB };
+    let hwm: number | undefined;
+    for (const pid of this.#pids) {
+      const h = readProcMemory(pid).hwmKiB;
+      if (h !== undefined && (hwm === undefined || h > hwm)) hwm = h;
+    }
+    return { maxRssKiB: this.#max, maxTotalRssKiB: this.#maxTotal, hwmKiB: hwm };
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // berth
 
-export async function startBerth(dataDir: string): Promise<ServerHandle> {
+/** One berth process (`env`: extra BERTH_* settings, e.g. PostgreSQL + S3 for the scale-out suite). */
+export async function startBerth(dataDir: string, env: Record<string, string> = {}): Promise<ServerHandle> {
   const port = await freePort();
-  const server = await startServer({ logLevel: 'warn', port, dataDir });
+  const server = await startServer({ logLevel: 'warn', port, dataDir, env });
   const pid = server.child.pid;
   if (pid === undefined) throw new Error('berth child has no pid');
   let dead = false;
@@ -166,19 +246,53 @@ export function distributionVersion(bin: string): string {
   return (r.stdout.trim().split(/\s+/).pop() ?? '').trim() || 'unknown';
 }
 
-export async function startDistribution(bin: string, dataDir: string): Promise<ServerHandle> {
+/** Distribution's `s3` storage driver settings (an S3-compatible store such as Ceph RGW). */
+export interface DistributionS3 {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+  /** Key prefix inside the bucket, e.g. `/bench-dist-1a2b3c/` (Distribution's `rootdirectory`). */
+  rootDirectory: string;
+}
+
+/**
+ * Distribution with filesystem storage under `dataDir`, or, with `s3`, its `s3` driver (blob GETs
+ * proxied, not redirected to the store, so that it compares with berth proxying). Either way the
+ * child gets a minimal environment: no AWS_* variables (AWS_CA_BUNDLE would break the s3 driver).
+ */
+export async function startDistribution(bin: string, dataDir: string, s3?: DistributionS3): Promise<ServerHandle> {
   const port = await freePort();
-  const storageDir = join(dataDir, 'storage');
-  mkdirSync(storageDir, { recursive: true });
   const configPath = join(dataDir, 'config.yml');
-  // JSON is YAML. Filesystem storage, loopback, no auth, level error, deletes enabled; the in-memory
-  // blob descriptor cache is the shipped default configuration. Access logs off (berth at `warn`
-  // does not log requests either).
+  // JSON is YAML. Loopback, no auth, level error, deletes enabled; the in-memory blob descriptor
+  // cache is the shipped default configuration. Access logs off (berth at `warn` does not log
+  // requests either).
+  let storage: Record<string, unknown>;
+  if (s3 === undefined) {
+    const storageDir = join(dataDir, 'storage');
+    mkdirSync(storageDir, { recursive: true });
+    storage = { filesystem: { rootdirectory: storageDir } };
+  } else {
+    storage = {
+      s3: {
+        accesskey: s3.accessKeyId,
+        secretkey: s3.secretAccessKey,
+        region: 'us-east-1',
+        regionendpoint: s3.endpoint,
+        bucket: s3.bucket,
+        rootdirectory: s3.rootDirectory,
+        secure: s3.endpoint.startsWith('https:'),
+        v4auth: true,
+        chunksize: 5 * 1024 * 1024,
+      },
+      redirect: { disable: true },
+    };
+  }
   const config = {
     version: '0.1',
     log: { level: 'error', accesslog: { disabled: true } },
     storage: {
-      filesystem: { rootdirectory: storageDir },
+      ...storage,
       delete: { enabled: true },
       cache: { blobdescriptor: 'inmemory' },
     },
