@@ -84,10 +84,13 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(n: number, opts: { env?: Record<string, string>; s3Endpoint?: string; databaseUrl?: (url: string) => string } = {}): Promise<Cluster> {
+export async function startCluster(
+  n: number,
+  opts: { env?: Record<string, string>; s3Endpoint?: string; databaseUrl?: (url: string) => string; /** Another PostgreSQL server to create the database on. */ adminUrl?: string } = {},
+): Promise<Cluster> {
   const s3 = s3Env();
   if (s3 === undefined) throw new Error(CLUSTER_SKIP_REASON);
-  const db = await createTempPostgresDatabase();
+  const db = await createTempPostgresDatabase(opts.adminUrl);
   const prefix = `test-cluster-${randomBytes(5).toString('hex')}/`;
   const env = { ...scaleOutEnv(opts.databaseUrl?.(db.url) ?? db.url, s3, prefix, opts.s3Endpoint), ...opts.env };
   const processes: RunningServer[] = [];

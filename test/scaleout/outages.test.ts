@@ -8,6 +8,7 @@ import pg from 'pg';
 import { CLUSTER_SKIP_REASON, clusterAvailable, s3Env, startCluster, startTcpProxy, type Cluster } from '../helpers/cluster.ts';
 import { POSTGRES_TEST_URL } from '../helpers/postgres.ts';
 import type { RunningServer } from '../helpers/server.ts';
+import { pgInstanceUnavailable, startPgInstance, type PgInstance } from '../helpers/pg-instance.ts';
 
 const skip = clusterAvailable() ? false : CLUSTER_SKIP_REASON;
 
@@ -184,6 +185,57 @@ describe('the S3 endpoint refusing connections', { skip }, () => {
     attempts.push(...after1);
     assert.ok(after1.every((x) => x.status === 201));
     await assertConsistent(b, repo, attempts);
+    await dbConsistent(cluster.db.url);
+  });
+});
+
+describe('a real PostgreSQL restart (pg_ctl restart) during pushes', { skip: skip || (pgInstanceUnavailable() ?? false) }, () => {
+  let cluster: Cluster;
+  let pgi: PgInstance;
+  before(async () => {
+    pgi = await startPgInstance();
+    cluster = await startCluster(2, { adminUrl: pgi.url, env: { BERTH_DATABASE_POSTGRES_STATEMENT_TIMEOUT: '5s' } });
+  });
+  after(async () => {
+    await cluster?.close();
+    pgi?.destroy();
+  });
+
+  test('pushes around the restart get 201 or a retryable 503, the processes reconnect on their own, nothing is half-written', async () => {
+    const [a, b] = cluster.processes as [RunningServer, RunningServer];
+    const repo = 'outage/restart';
+    const attempts: Attempt[] = [...(await pushOnce(a, repo, 0))];
+    let i = 1;
+    let stop = false;
+    const pushing = (async () => {
+      while (!stop) attempts.push(...(await pushOnce(i % 2 === 0 ? a : b, repo, i++)));
+    })();
+    const startedAt = async (): Promise<string> => {
+      const c = new pg.Client({ connectionString: pgi.url });
+      await c.connect();
+      try {
+        return String((await c.query<{ t: Date }>('select pg_postmaster_start_time() as t')).rows[0]?.t.toISOString());
+      } finally {
+        await c.end();
+      }
+    };
+    const before1 = await startedAt();
+    await new Promise((r) => setTimeout(r, 500));
+    pgi.restart();
+    assert.notEqual(await startedAt(), before1, 'the server really restarted');
+    await new Promise((r) => setTimeout(r, 1500));
+    stop = true;
+    await pushing;
+    for (const x of attempts) assert.ok([201, 503].includes(x.status), `only 201 or 503, saw ${x.status} ${x.code ?? ''}`);
+    for (const s of [a, b]) {
+      let ok = false;
+      for (let t = 0; t < 50 && !ok; t++) {
+        ok = (await pushOnce(s, repo, 1000 + t)).every((x) => x.status === 201);
+        if (!ok) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(ok, `${s.host} works again without a restart of its own`);
+    }
+    await assertConsistent(a, repo, attempts);
     await dbConsistent(cluster.db.url);
   });
 });
