@@ -1,12 +1,12 @@
 // The cache invalidation bus: LocalBus always; PostgresBus (two buses = two processes) when
 // BERTH_TEST_POSTGRES_URL is set, including a listener connection killed by the server. Also the
 // authenticator's wiring: an invalidation in one process empties the other's credential cache.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, createTempPostgresDatabase, type TempPostgresDatabase } from '../../test/helpers/postgres.ts';
+import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, useTempPostgresDatabase } from '../../test/helpers/postgres.ts';
 import { BasicAuthenticator } from '../auth/authenticator.ts';
 import { hashSecret } from '../auth/secrets.ts';
 import { isRegistryError } from '../core/errors.ts';
@@ -168,17 +168,7 @@ if (POSTGRES_TEST_URL === undefined) {
   test('PostgresBus', { skip: POSTGRES_SKIP_REASON }, () => undefined);
 } else {
   const adminUrl = POSTGRES_TEST_URL;
-  let db: TempPostgresDatabase | undefined;
-  const dbUrl = (): string => {
-    if (db === undefined) throw new Error('the test database was not created');
-    return db.url;
-  };
-  before(async () => {
-    db = await createTempPostgresDatabase(adminUrl);
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const dbUrl = useTempPostgresDatabase(adminUrl);
 
   const terminate = async (pid: number): Promise<void> => {
     const c = new pg.Client({ connectionString: adminUrl });

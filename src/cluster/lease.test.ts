@@ -6,9 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, createTempPostgresDatabase, truncateAllTables, type TempPostgresDatabase } from '../../test/helpers/postgres.ts';
+import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, freshPostgresMeta, useTempPostgresDatabase } from '../../test/helpers/postgres.ts';
 import { openSqlite, type MetaStore } from '../meta/index.ts';
-import { openPostgres } from '../meta/postgres.ts';
 import { Lease } from './lease.ts';
 
 interface Fixture {
@@ -182,26 +181,6 @@ leaseSuite('sqlite', async () => {
 if (POSTGRES_TEST_URL === undefined) {
   test('Lease: postgres', { skip: POSTGRES_SKIP_REASON }, () => undefined);
 } else {
-  const adminUrl = POSTGRES_TEST_URL;
-  let db: TempPostgresDatabase | undefined;
-  const dbUrl = (): string => {
-    if (db === undefined) throw new Error('the test database was not created');
-    return db.url;
-  };
-  before(async () => {
-    db = await createTempPostgresDatabase(adminUrl);
-  });
-  after(async () => {
-    await db?.drop();
-  });
-  leaseSuite('postgres', async () => {
-    const meta = await openPostgres({ url: dbUrl(), poolSize: 4 });
-    try {
-      await truncateAllTables(dbUrl());
-    } catch (e) {
-      await meta.close();
-      throw e;
-    }
-    return { meta, openAnother: () => openPostgres({ url: dbUrl(), poolSize: 4 }), cleanup: () => meta.close() };
-  });
+  const dbUrl = useTempPostgresDatabase();
+  leaseSuite('postgres', async () => await freshPostgresMeta(dbUrl()));
 }

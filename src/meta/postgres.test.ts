@@ -1,9 +1,9 @@
 // The MetaStore suite over PostgreSQL, when BERTH_TEST_POSTGRES_URL is set. The file works in a
 // database of its own (created here, dropped in `after`); each test starts from empty tables.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, createTempPostgresDatabase, truncateAllTables, withTempPostgresDatabase, type TempPostgresDatabase } from '../../test/helpers/postgres.ts';
+import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, freshPostgresMeta, truncateAllTables, useTempPostgresDatabase, withTempPostgresDatabase } from '../../test/helpers/postgres.ts';
 import { metaSuite } from './meta.suite.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { openPostgres } from './postgres.ts';
@@ -18,28 +18,8 @@ if (POSTGRES_TEST_URL === undefined) {
   test('MetaStore suite: postgres', { skip: POSTGRES_SKIP_REASON }, () => undefined);
 } else {
   const adminUrl = POSTGRES_TEST_URL;
-  let db: TempPostgresDatabase | undefined;
-  const dbUrl = (): string => {
-    if (db === undefined) throw new Error('the test database was not created');
-    return db.url;
-  };
-  before(async () => {
-    db = await createTempPostgresDatabase(adminUrl);
-  });
-  after(async () => {
-    await db?.drop();
-  });
-
-  metaSuite('postgres', async () => {
-    const meta = await openPostgres({ url: dbUrl(), poolSize: 4 });
-    try {
-      await truncateAllTables(dbUrl());
-    } catch (e) {
-      await meta.close();
-      throw e;
-    }
-    return { meta, cleanup: () => meta.close() };
-  });
+  const dbUrl = useTempPostgresDatabase(adminUrl);
+  metaSuite('postgres', async () => await freshPostgresMeta(dbUrl()));
 
   describe('PostgreSQL specifics', () => {
     test('re-opening a database runs no migration again and keeps the data', async () => {

@@ -1,7 +1,10 @@
 // PostgreSQL for tests: each test file works in a database of its own, created with a unique name
 // through an admin connection to BERTH_TEST_POSTGRES_URL and dropped afterwards.
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
+import type { MetaStore } from '../../src/meta/index.ts';
+import { openPostgres } from '../../src/meta/postgres.ts';
 
 /** The admin URL tests use, or undefined when PostgreSQL tests are not configured. */
 export const POSTGRES_TEST_URL: string | undefined = process.env.BERTH_TEST_POSTGRES_URL === '' ? undefined : process.env.BERTH_TEST_POSTGRES_URL;
@@ -79,4 +82,34 @@ export async function truncateAllTables(url: string): Promise<void> {
 function requireUrl(): string {
   if (POSTGRES_TEST_URL === undefined) throw new Error(POSTGRES_SKIP_REASON);
   return POSTGRES_TEST_URL;
+}
+
+/**
+ * Registers `before`/`after` hooks that create one temporary database for the calling test file and
+ * drop it at the end; returns a getter of its URL (valid once the `before` hook ran).
+ */
+export function useTempPostgresDatabase(adminUrl?: string): () => string {
+  let db: TempPostgresDatabase | undefined;
+  before(async () => {
+    db = await createTempPostgresDatabase(adminUrl ?? requireUrl());
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (db === undefined) throw new Error('the test database was not created');
+    return db.url;
+  };
+}
+
+/** A MetaStore on `url` with every table emptied first, plus a way to open a second one (another process). */
+export async function freshPostgresMeta(url: string, poolSize = 4): Promise<{ meta: MetaStore; openAnother: () => Promise<MetaStore>; cleanup: () => Promise<void> }> {
+  const meta = await openPostgres({ url, poolSize });
+  try {
+    await truncateAllTables(url);
+  } catch (e) {
+    await meta.close();
+    throw e;
+  }
+  return { meta, openAnother: () => openPostgres({ url, poolSize }), cleanup: () => meta.close() };
 }

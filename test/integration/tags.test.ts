@@ -2,7 +2,7 @@
 // processes have) over one database push and delete the same tag concurrently. The tag must end at
 // exactly one manifest, and the event outbox must record every move in order, each with the digest it
 // replaced. Also TagStore.lock itself: it serialises one tag, not others, until the transaction ends.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +12,7 @@ import { openSqlite, type EventRecord, type MetaStore } from '../../src/meta/ind
 import { openPostgres } from '../../src/meta/postgres.ts';
 import { Registry } from '../../src/registry/index.ts';
 import { BlobStore, MemoryDriver, UploadStore } from '../../src/storage/index.ts';
-import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, createTempPostgresDatabase, type TempPostgresDatabase } from '../helpers/postgres.ts';
+import { POSTGRES_SKIP_REASON, POSTGRES_TEST_URL, useTempPostgresDatabase } from '../helpers/postgres.ts';
 
 const ACCOUNT = '111122223333';
 const TAG = 'latest';
@@ -133,18 +133,7 @@ test('SQLite: concurrent pushes and deletes of one tag keep it and the outbox co
 if (POSTGRES_TEST_URL === undefined) {
   test('PostgreSQL: tag consistency across processes', { skip: POSTGRES_SKIP_REASON }, () => undefined);
 } else {
-  const adminUrl = POSTGRES_TEST_URL;
-  let db: TempPostgresDatabase | undefined;
-  const url = (): string => {
-    if (db === undefined) throw new Error('the test database was not created');
-    return db.url;
-  };
-  before(async () => {
-    db = await createTempPostgresDatabase(adminUrl);
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const url = useTempPostgresDatabase();
 
   describe('PostgreSQL: tag consistency across processes', () => {
     test('TagStore.lock serialises one tag until the transaction ends, and only that tag', async () => {
