@@ -1,9 +1,9 @@
 // First-start bootstrap: the default account and its root credentials.
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { MetaStore } from '../meta/index.ts';
-import { hashSecret, newAccessKeyId, newAccountId, newSecretAccessKey, verifySecret } from '../auth/index.ts';
+import { hashSecret, newAccessKeyId, newAccountId, newSecretAccessKey, verifySecret, type Keyring } from '../auth/index.ts';
 
 export interface BootstrapResult {
   accountId: string;
@@ -15,7 +15,7 @@ export interface BootstrapResult {
 
 export const CREDENTIALS_FILE = 'root-credentials.json';
 
-export async function bootstrap(config: Config, meta: MetaStore, now: number): Promise<BootstrapResult> {
+export async function bootstrap(config: Config, meta: MetaStore, now: number, keyring: Keyring): Promise<BootstrapResult> {
   const wanted = config.accountId ?? newAccountId();
   const accountId = await meta.settings.setIfAbsent('default_account_id', wanted);
   if (config.accountId !== undefined && config.accountId !== accountId) {
@@ -30,22 +30,37 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number): P
     if (existing !== undefined && existing.accountId !== accountId) {
       throw new Error(`access key ${accessKeyId} belongs to account ${existing.accountId}, not the default account ${accountId}`);
     }
-    if (existing === undefined || existing.status !== 'Active' || !(await verifySecret(secretAccessKey, existing.secretHash))) {
-      await meta.accessKeys.put({ accessKeyId, accountId, userName: 'root', secretHash: await hashSecret(secretAccessKey), status: 'Active', createdAt: existing?.createdAt ?? now });
+    if (existing === undefined || existing.status !== 'Active' || existing.secretEnc === null || existing.secretEnc === undefined || !(await verifySecret(secretAccessKey, existing.secretHash))) {
+      await meta.accessKeys.put({
+        accessKeyId,
+        accountId,
+        userName: 'root',
+        secretHash: await hashSecret(secretAccessKey),
+        secretEnc: keyring.encrypt(secretAccessKey),
+        status: 'Active',
+        createdAt: existing?.createdAt ?? now,
+      });
     }
     return { accountId, rootAccessKeyId: accessKeyId, credentialsFile };
   }
 
   const keys = await meta.accessKeys.listForUser(accountId, 'root');
   const active = keys.find((k) => k.status === 'Active');
-  if (active !== undefined) return { accountId, rootAccessKeyId: active.accessKeyId, credentialsFile };
+  if (active !== undefined) {
+    // A key made before secrets were kept encrypted: the credentials file still has its secret.
+    if ((active.secretEnc === null || active.secretEnc === undefined) && existsSync(credentialsFile)) {
+      const saved = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { accessKeyId?: string; secretAccessKey?: string };
+      if (saved.accessKeyId === active.accessKeyId && saved.secretAccessKey !== undefined) await meta.accessKeys.put({ ...active, secretEnc: keyring.encrypt(saved.secretAccessKey) });
+    }
+    return { accountId, rootAccessKeyId: active.accessKeyId, credentialsFile };
+  }
 
   const id = newAccessKeyId();
   const secret = newSecretAccessKey();
   // The file first: if writing it fails, no credentials exist that nobody knows.
   writeFileSync(credentialsFile, `${JSON.stringify({ accountId, accessKeyId: id, secretAccessKey: secret }, null, 2)}\n`, { mode: 0o600 });
   chmodSync(credentialsFile, 0o600);
-  await meta.accessKeys.put({ accessKeyId: id, accountId, userName: 'root', secretHash: await hashSecret(secret), status: 'Active', createdAt: now });
+  await meta.accessKeys.put({ accessKeyId: id, accountId, userName: 'root', secretHash: await hashSecret(secret), secretEnc: keyring.encrypt(secret), status: 'Active', createdAt: now });
   return { accountId, rootAccessKeyId: id, generatedSecret: secret, credentialsFile };
 }
 

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { AccountRootAuthorizer, BasicAuthenticator, type Authorizer } from '../auth/index.ts';
+import { AccountRootAuthorizer, BasicAuthenticator, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring } from '../auth/index.ts';
+import { OPERATION_HANDLERS, type EcrProtocolDeps } from '../ecr/index.ts';
 import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
@@ -46,6 +47,13 @@ export function parseRoles(roles: string): Set<Role> {
   return new Set(roles.split(',') as Role[]);
 }
 
+/** `http(s)://<host>:<port>` from the listen address (0.0.0.0 shown as localhost), for URIs in responses. */
+export function defaultPublicUrl(config: Config, port: number): string {
+  const { host } = parseListen(config.listen);
+  const shown = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `${config.tls.cert === undefined ? 'http' : 'https'}://${shown}:${port}`;
+}
+
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen);
   if (m === null) throw new Error(`invalid listen address "${listen}": expected host:port`);
@@ -71,8 +79,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 
   let boot: BootstrapResult;
   let bus: Bus;
+  let keyring: Keyring;
   try {
-    boot = await bootstrap({ ...config, dataDir }, meta, now());
+    keyring = await loadKeyring({ configured: config.auth.masterKey, dataDir, meta });
+    boot = await bootstrap({ ...config, dataDir }, meta, now(), keyring);
     // Cache invalidations between processes: LISTEN/NOTIFY on PostgreSQL, in-process otherwise.
     bus =
       config.database.driver === 'postgres'
@@ -96,7 +106,18 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           save: async (id, size, state, version) => await meta.uploads.saveState(id, size, state, version, now()),
         });
   const registry = new Registry({ meta, blobs, uploads, now, log });
-  const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, log: log.child({ component: 'auth' }) });
+  const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, keyring, log: log.child({ component: 'auth' }) });
+  const verifier = new SigV4Verifier({
+    region: config.region,
+    service: 'ecr',
+    clockSkewSeconds: config.auth.clockSkew,
+    now,
+    resolve: async (id) => {
+      const key = await meta.accessKeys.get(id);
+      if (key === undefined || key.status !== 'Active' || key.secretEnc === null || key.secretEnc === undefined) return undefined;
+      return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
+    },
+  });
   const authorizer = new AccountRootAuthorizer();
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
   jobs.register('uploads.purge', async () => {
@@ -104,12 +125,28 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   });
   jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
 
+  // Until the server listens (and knows its port), the public address is the configured one or a guess.
+  const ecrDeps: EcrProtocolDeps = {
+    registry,
+    meta,
+    authorizer,
+    keyring,
+    verifier,
+    region: config.region,
+    publicUrl: config.publicUrl ?? defaultPublicUrl(config, parseListen(config.listen).port),
+    tokenTtlSeconds: config.auth.tokenTtl,
+    now,
+    log,
+    operations: OPERATION_HANDLERS,
+    strictErrors: process.env.BERTH_STRICT_ERRORS === '1',
+  };
   const lifecycle = { closing: false };
   const http = buildHttp({
     log,
     api: roles.has('api'),
     lifecycle,
     tls: config.tls.cert !== undefined && config.tls.key !== undefined ? { cert: config.tls.cert, key: config.tls.key } : undefined,
+    ecr: ecrDeps,
     oci: {
       registry,
       authenticator,
@@ -140,6 +177,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       const { host, port } = parseListen(config.listen);
       // Every role listens: the api role serves /v2/, the others only /healthz and /readyz.
       const address = await http.listen({ host, port });
+      if (config.publicUrl === undefined) ecrDeps.publicUrl = defaultPublicUrl(config, Number(new URL(address).port));
       jobs.start({ work: roles.has('worker'), schedule: roles.has('scheduler') });
       return address;
     },

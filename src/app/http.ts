@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ociPlugin, renderOciError, type OciDeps } from '../oci/index.ts';
+import { ecrPlugin, type EcrProtocolDeps } from '../ecr/index.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
 
 export interface HttpDeps {
@@ -11,6 +12,7 @@ export interface HttpDeps {
   /** Whether this process serves the registry API (the api role); health endpoints are always served. */
   api: boolean;
   oci: OciDeps;
+  ecr: EcrProtocolDeps;
   tls?: { cert: string; key: string } | undefined;
   /** Readiness: resolves when every backing store answers. */
   ready: () => Promise<void>;
@@ -109,6 +111,9 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   if (deps.api) {
     void app.register(async (scope) => {
       await ociPlugin(scope, deps.oci);
+    });
+    void app.register(async (scope) => {
+      await ecrPlugin(scope, deps.ecr);
     });
   }
   return app;

@@ -6,8 +6,10 @@ import { RESYNC_TOPIC, type Bus } from '../cluster/index.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Principal } from './principal.ts';
-import { rootArn } from './principal.ts';
+import { principalOf } from './principal.ts';
 import { verifySecret } from './secrets.ts';
+import type { Keyring } from './crypto.ts';
+import { readLoginToken } from './login-token.ts';
 
 export interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -47,6 +49,9 @@ export class BasicAuthenticator implements Authenticator {
   /** Verifications under way, so that a burst of first requests hashes once. */
   private readonly inflight = new Map<string, Promise<Principal>>();
   private readonly now: () => number;
+  private readonly keyring: Keyring | undefined;
+  /** Access keys behind login tokens, known active until then. */
+  private readonly activeUntil = new Map<string, number>();
   private readonly bus: Bus | undefined;
   private readonly log: Logger | undefined;
   private readonly unsubscribe: Array<() => void> = [];
@@ -56,8 +61,9 @@ export class BasicAuthenticator implements Authenticator {
    */
   private epoch = 0;
 
-  constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number; bus?: Bus; log?: Logger }) {
+  constructor(meta: MetaStore, opts: { cacheTtlSeconds: number; now?: () => number; bus?: Bus; log?: Logger; keyring?: Keyring }) {
     this.meta = meta;
+    this.keyring = opts.keyring;
     this.cacheTtlMs = opts.cacheTtlSeconds * 1000;
     this.now = opts.now ?? Date.now;
     this.bus = opts.bus;
@@ -80,12 +86,34 @@ export class BasicAuthenticator implements Authenticator {
     this.epoch++;
     this.cache.delete(accessKeyId);
     this.refused.delete(accessKeyId);
+    this.activeUntil.delete(accessKeyId);
   }
 
   private clear(): void {
     this.epoch++;
     this.cache.clear();
     this.refused.clear();
+    this.activeUntil.clear();
+  }
+
+  /**
+   * Basic credentials with the user name `AWS` and a login token from GetAuthorizationToken as the
+   * password: the principal the token stands for, while the access key behind it is still active.
+   */
+  async verifyLoginToken(token: string): Promise<Principal> {
+    if (this.keyring === undefined) throw new RegistryError('Unauthorized', 'login tokens are not accepted here');
+    const now = this.now();
+    const principal = readLoginToken(this.keyring, token, now);
+    const until = this.activeUntil.get(principal.accessKeyId);
+    if (until === undefined || until <= now) {
+      const key = await this.meta.accessKeys.get(principal.accessKeyId);
+      if (key === undefined || key.status !== 'Active' || key.accountId !== principal.accountId) {
+        throw new RegistryError('Unauthorized', 'the access key this login token was issued for is no longer active');
+      }
+      if (this.activeUntil.size >= MAX_CACHE) this.activeUntil.clear();
+      this.activeUntil.set(principal.accessKeyId, now + this.cacheTtlMs);
+    }
+    return principal;
   }
 
   /** Stops listening to the bus. */
@@ -108,6 +136,7 @@ export class BasicAuthenticator implements Authenticator {
     if (colon <= 0) throw new RegistryError('Unauthorized', 'malformed Basic credentials');
     const accessKeyId = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
+    if (accessKeyId === 'AWS' && this.keyring !== undefined) return await this.verifyLoginToken(secret);
     return await this.verify(accessKeyId, secret);
   }
 
@@ -142,13 +171,7 @@ export class BasicAuthenticator implements Authenticator {
       throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
     }
     const now = this.now();
-    const principal: Principal = {
-      accountId: key.accountId,
-      arn: key.userName === 'root' ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user/${key.userName}`,
-      userName: key.userName,
-      accessKeyId,
-      kind: key.userName === 'root' ? 'root' : 'user',
-    };
+    const principal = principalOf(key);
     if (epoch === this.epoch) {
       if (this.cache.size >= MAX_CACHE) this.cache.clear();
       this.cache.set(accessKeyId, { secretDigest, principal, expiresAt: now + this.cacheTtlMs });

@@ -1,8 +1,11 @@
 export type { Principal } from './principal.ts';
-export { rootArn } from './principal.ts';
+export { rootArn, principalOf } from './principal.ts';
 export type { Authenticator, AuthRequest } from './authenticator.ts';
 export { BasicAuthenticator } from './authenticator.ts';
 export type { Authorizer, Decision, Resource } from './authorizer.ts';
 export { AccountRootAuthorizer } from './authorizer.ts';
 export { OCI_ACTIONS, repositoryArn, type OciOperation } from './actions.ts';
 export { newAccessKeyId, newSecretAccessKey, newAccountId, hashSecret, verifySecret } from './secrets.ts';
+export { Keyring } from './crypto.ts';
+export { loadKeyring } from './master-key.ts';
+export { SigV4Verifier, type SignedRequest, type ResolvedKey, type KeyResolver } from './sigv4.ts';

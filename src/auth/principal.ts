@@ -12,3 +12,15 @@ export interface Principal {
 export function rootArn(accountId: string): string {
   return `arn:aws:iam::${accountId}:root`;
 }
+
+/** The principal an access key authenticates. */
+export function principalOf(key: { accountId: string; userName: string; accessKeyId: string }): Principal {
+  const root = key.userName === 'root';
+  return {
+    accountId: key.accountId,
+    arn: root ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user/${key.userName}`,
+    userName: key.userName,
+    accessKeyId: key.accessKeyId,
+    kind: root ? 'root' : 'user',
+  };
+}

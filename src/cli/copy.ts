@@ -72,6 +72,9 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'manifests', key: ['repository_id', 'digest'], batch: 50, mode: 'sync' },
   { name: 'manifest_references', key: ['repository_id', 'parent_digest', 'child_digest', 'kind'], batch: 500, mode: 'sync' },
   { name: 'tags', key: ['repository_id', 'tag'], batch: 500, mode: 'sync' },
+  { name: 'repository_tags', key: ['repository_id', 'key'], batch: 500, mode: 'sync' },
+  { name: 'account_settings', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
+  { name: 'creation_templates', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },
   // Pending work keeps its id; a job claimed by a source process becomes pending again, and a job

@@ -1,12 +1,10 @@
 // `berth serve`: compose, listen, print the banner, stop gracefully on SIGTERM/SIGINT.
-import { compose, parseListen } from '../app/compose.ts';
+import { compose, defaultPublicUrl, parseListen } from '../app/compose.ts';
 import type { Config } from '../config/index.ts';
 
 function publicAddress(config: Config): string {
   if (config.publicUrl !== undefined) return config.publicUrl.replace(/\/+$/, '');
-  const { host, port } = parseListen(config.listen);
-  const shown = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  return `${config.tls.cert === undefined ? 'http' : 'https'}://${shown}:${port}`;
+  return defaultPublicUrl(config, parseListen(config.listen).port);
 }
 
 export async function serve(config: Config): Promise<number> {

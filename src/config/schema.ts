@@ -116,6 +116,13 @@ export const ConfigSchema = z
     auth: z
       .strictObject({
         credentialCacheTtl: duration('5m').describe('How long a verified access key stays cached in memory.'),
+        masterKey: z
+          .string()
+          .regex(/^[A-Za-z0-9+/]{43}=$/, '32 bytes, base64 (openssl rand -base64 32)')
+          .optional()
+          .describe('Key that encrypts stored secrets and signs login tokens (32 bytes, base64). Unset: generated into <dataDir>/master.key (SQLite) or the database (PostgreSQL, so that every process shares it).'),
+        tokenTtl: duration('12h').describe('Validity of login tokens from GetAuthorizationToken (ECR: 12 hours).'),
+        clockSkew: duration('15m').describe('How far a SigV4 request date may be from the server clock.'),
       })
       .prefault({}),
     shutdown: z

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf } from '../core/digest.ts';
-import type { MetaStore, NewManifest, ManifestReference } from './store.ts';
+import { DEFAULT_REPOSITORY_SETTINGS, type MetaStore, type NewManifest, type ManifestReference } from './store.ts';
 
 export interface MetaFixture {
   meta: MetaStore;
@@ -114,10 +114,10 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       await meta.accounts.ensure(ACCOUNT, T0);
       await meta.accounts.ensure(OTHER_ACCOUNT, T0);
       assert.equal(await meta.accessKeys.get('AKIAABSENT'), undefined);
-      const k1 = { accessKeyId: 'AKIA0000000000000001', accountId: ACCOUNT, userName: 'alice', secretHash: 'scrypt$1', status: 'Active' as const, createdAt: T0 + 20 };
-      const k2 = { accessKeyId: 'AKIA0000000000000002', accountId: ACCOUNT, userName: 'alice', secretHash: 'scrypt$2', status: 'Inactive' as const, createdAt: T0 + 10 };
-      const k3 = { accessKeyId: 'AKIA0000000000000003', accountId: ACCOUNT, userName: 'bob', secretHash: 'scrypt$3', status: 'Active' as const, createdAt: T0 };
-      const k4 = { accessKeyId: 'AKIA0000000000000004', accountId: OTHER_ACCOUNT, userName: 'alice', secretHash: 'scrypt$4', status: 'Active' as const, createdAt: T0 };
+      const k1 = { accessKeyId: 'AKIA0000000000000001', accountId: ACCOUNT, userName: 'alice', secretHash: 'scrypt$1', secretEnc: null, status: 'Active' as const, createdAt: T0 + 20 };
+      const k2 = { accessKeyId: 'AKIA0000000000000002', accountId: ACCOUNT, userName: 'alice', secretHash: 'scrypt$2', secretEnc: null, status: 'Inactive' as const, createdAt: T0 + 10 };
+      const k3 = { accessKeyId: 'AKIA0000000000000003', accountId: ACCOUNT, userName: 'bob', secretHash: 'scrypt$3', secretEnc: null, status: 'Active' as const, createdAt: T0 };
+      const k4 = { accessKeyId: 'AKIA0000000000000004', accountId: OTHER_ACCOUNT, userName: 'alice', secretHash: 'scrypt$4', secretEnc: null, status: 'Active' as const, createdAt: T0 };
       for (const k of [k1, k2, k3, k4]) await meta.accessKeys.put(k);
       assert.deepEqual(await meta.accessKeys.get(k1.accessKeyId), k1);
       assert.deepEqual(await meta.accessKeys.get(k2.accessKeyId), k2);
@@ -125,8 +125,8 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.deepEqual(await meta.accessKeys.listForUser(ACCOUNT, 'bob'), [k3]);
       assert.deepEqual(await meta.accessKeys.listForUser(OTHER_ACCOUNT, 'alice'), [k4]);
       assert.deepEqual(await meta.accessKeys.listForUser(ACCOUNT, 'carol'), []);
-      // put again updates the secret, status and user, not the creation time nor the account.
-      const updated = { ...k1, secretHash: 'scrypt$new', status: 'Inactive' as const, userName: 'alice2', createdAt: T0 + 999 };
+      // put again updates the secret (hash and sealed), status and user, not the creation time nor the account.
+      const updated = { ...k1, secretHash: 'scrypt$new', secretEnc: 'v1:iv:tag:body', status: 'Inactive' as const, userName: 'alice2', createdAt: T0 + 999 };
       await meta.accessKeys.put(updated);
       assert.deepEqual(await meta.accessKeys.get(k1.accessKeyId), { ...updated, createdAt: k1.createdAt });
       assert.deepEqual(await meta.accessKeys.listForUser(ACCOUNT, 'alice'), [k2]);
@@ -138,7 +138,7 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.equal(await meta.repositories.get(ACCOUNT, 'app'), undefined);
       const first = await meta.repositories.ensure(ACCOUNT, 'app', T0);
       assert.equal(first.created, true);
-      assert.deepEqual(first.repository, { id: first.repository.id, accountId: ACCOUNT, name: 'app', createdAt: T0 });
+      assert.deepEqual(first.repository, { id: first.repository.id, accountId: ACCOUNT, name: 'app', createdAt: T0, settings: DEFAULT_REPOSITORY_SETTINGS });
       assert.equal(typeof first.repository.id, 'number');
       const again = await meta.repositories.ensure(ACCOUNT, 'app', T0 + 1000);
       assert.equal(again.created, false);
@@ -148,6 +148,42 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.equal(other.created, true);
       assert.notEqual(other.repository.id, first.repository.id);
       assert.equal(await meta.repositories.get(ACCOUNT, 'App'), undefined, 'names are case-sensitive');
+    }));
+
+    it('repositories: settings given at creation and updated later; resource tags put, replaced, deleted, removed with the repository', withMeta(async (meta) => {
+      await meta.accounts.ensure(ACCOUNT, T0);
+      const settings = { imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION' as const, tagMutabilityExclusions: [{ filterType: 'WILDCARD', filter: 'latest*' }], scanOnPush: true, encryptionType: 'KMS', kmsKey: 'arn:aws:kms:us-east-1:111122223333:key/k' };
+      const { repository } = await meta.repositories.ensure(ACCOUNT, 'configured', T0, settings);
+      assert.deepEqual(repository.settings, settings);
+      assert.deepEqual((await meta.repositories.get(ACCOUNT, 'configured'))?.settings, settings);
+      await meta.repositories.updateSettings(repository.id, { ...settings, imageTagMutability: 'MUTABLE', tagMutabilityExclusions: [] });
+      assert.deepEqual((await meta.repositories.get(ACCOUNT, 'configured'))?.settings, { ...settings, imageTagMutability: 'MUTABLE', tagMutabilityExclusions: [] });
+      await meta.repositories.putTags(repository.id, [{ key: 'team', value: 'a' }, { key: 'env', value: 'dev' }]);
+      await meta.repositories.putTags(repository.id, [{ key: 'team', value: 'b' }]);
+      assert.deepEqual(await meta.repositories.tags(repository.id), [{ key: 'env', value: 'dev' }, { key: 'team', value: 'b' }]);
+      await meta.repositories.deleteTags(repository.id, ['env', 'absent']);
+      assert.deepEqual(await meta.repositories.tags(repository.id), [{ key: 'team', value: 'b' }]);
+      await meta.repositories.delete(repository.id);
+      assert.deepEqual(await meta.repositories.tags(repository.id), []);
+    }));
+
+    it('account settings and repository creation templates', withMeta(async (meta) => {
+      assert.equal(await meta.accountSettings.get(ACCOUNT, 'BLOB_MOUNTING'), undefined);
+      await meta.accountSettings.put(ACCOUNT, 'BLOB_MOUNTING', 'DISABLED');
+      await meta.accountSettings.put(ACCOUNT, 'BLOB_MOUNTING', 'ENABLED');
+      assert.equal(await meta.accountSettings.get(ACCOUNT, 'BLOB_MOUNTING'), 'ENABLED');
+      assert.equal(await meta.accountSettings.get(OTHER_ACCOUNT, 'BLOB_MOUNTING'), undefined);
+      const t = { accountId: ACCOUNT, prefix: 'team-a', template: { prefix: 'team-a', appliedFor: ['CREATE_ON_PUSH'] }, createdAt: T0, updatedAt: T0 };
+      assert.equal(await meta.creationTemplates.create(t), true);
+      assert.equal(await meta.creationTemplates.create(t), false, 'one template per prefix');
+      assert.equal(await meta.creationTemplates.create({ ...t, prefix: 'ROOT', template: { prefix: 'ROOT' } }), true);
+      assert.deepEqual((await meta.creationTemplates.list(ACCOUNT)).map((x) => x.prefix), ['ROOT', 'team-a']);
+      assert.equal(await meta.creationTemplates.update({ ...t, template: { prefix: 'team-a', appliedFor: ['REPLICATION'] }, updatedAt: T0 + 5 }), true);
+      assert.deepEqual(await meta.creationTemplates.get(ACCOUNT, 'team-a'), { ...t, template: { prefix: 'team-a', appliedFor: ['REPLICATION'] }, updatedAt: T0 + 5 });
+      assert.equal(await meta.creationTemplates.update({ ...t, prefix: 'absent' }), false);
+      assert.equal(await meta.creationTemplates.delete(ACCOUNT, 'team-a'), true);
+      assert.equal(await meta.creationTemplates.delete(ACCOUNT, 'team-a'), false);
+      assert.deepEqual(await meta.creationTemplates.list(OTHER_ACCOUNT), []);
     }));
 
     it('repositories: list pages with after+limit in byte order, per account', withMeta(async (meta) => {

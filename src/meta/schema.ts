@@ -16,6 +16,8 @@ export interface AccessKeysTable {
   secret_hash: string;
   status: string;
   created_at: number;
+  /** The secret encrypted with the master key (`v1:<iv>:<tag>:<ciphertext>`, base64), or null. */
+  secret_enc: string | null;
 }
 
 export interface RepositoriesTable {
@@ -23,6 +25,32 @@ export interface RepositoriesTable {
   account_id: string;
   name: string;
   created_at: number;
+  image_tag_mutability: Generated<string>;
+  /** JSON array of ImageTagMutabilityExclusionFilter, or null. */
+  tag_mutability_exclusions: string | null;
+  scan_on_push: Generated<number>;
+  encryption_type: Generated<string>;
+  kms_key: string | null;
+}
+
+export interface RepositoryTagsTable {
+  repository_id: number;
+  key: string;
+  value: string;
+}
+
+export interface AccountSettingsTable {
+  account_id: string;
+  name: string;
+  value: string;
+}
+
+export interface CreationTemplatesTable {
+  account_id: string;
+  prefix: string;
+  template: string;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface BlobsTable {
@@ -133,4 +161,7 @@ export interface Database {
   events: EventsTable;
   jobs: JobsTable;
   leases: LeasesTable;
+  repository_tags: RepositoryTagsTable;
+  account_settings: AccountSettingsTable;
+  creation_templates: CreationTemplatesTable;
 }

@@ -14,6 +14,8 @@ export interface AccessKey {
   secretHash: string;
   status: 'Active' | 'Inactive';
   createdAt: number;
+  /** The secret encrypted with the master key (for SigV4), when known. */
+  secretEnc?: string | null;
 }
 
 export interface Repository {
@@ -21,7 +23,22 @@ export interface Repository {
   accountId: string;
   name: string;
   createdAt: number;
+  settings: RepositorySettings;
 }
+
+export type TagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
+
+/** The settings of a repository that the ECR API manages. */
+export interface RepositorySettings {
+  imageTagMutability: TagMutability;
+  /** Wildcard filters (`filterType: WILDCARD`) that are exempt from the mutability setting. */
+  tagMutabilityExclusions: Array<{ filterType: string; filter: string }>;
+  scanOnPush: boolean;
+  encryptionType: string;
+  kmsKey: string | null;
+}
+
+export const DEFAULT_REPOSITORY_SETTINGS: RepositorySettings = { imageTagMutability: 'MUTABLE', tagMutabilityExclusions: [], scanOnPush: false, encryptionType: 'AES256', kmsKey: null };
 
 export interface ManifestMeta {
   repositoryId: number;
@@ -174,6 +191,7 @@ export class AccessKeyStore {
       secretHash: r.secret_hash,
       status: r.status === 'Inactive' ? 'Inactive' : 'Active',
       createdAt: Number(r.created_at),
+      secretEnc: r.secret_enc,
     };
   }
 
@@ -185,11 +203,12 @@ export class AccessKeyStore {
       secret_hash: k.secretHash,
       status: k.status,
       created_at: k.createdAt,
+      secret_enc: k.secretEnc ?? null,
     };
     await this.db
       .insertInto('access_keys')
       .values(row)
-      .onConflict((oc) => oc.column('access_key_id').doUpdateSet({ secret_hash: row.secret_hash, status: row.status, user_name: row.user_name }))
+      .onConflict((oc) => oc.column('access_key_id').doUpdateSet({ secret_hash: row.secret_hash, status: row.status, user_name: row.user_name, secret_enc: row.secret_enc }))
       .execute();
   }
 
@@ -210,8 +229,40 @@ export class RepositoryStore {
     this.db = db;
   }
 
-  private static row(r: { id: number; account_id: string; name: string; created_at: number }): Repository {
-    return { id: Number(r.id), accountId: r.account_id, name: r.name, createdAt: Number(r.created_at) };
+  private static row(r: {
+    id: number;
+    account_id: string;
+    name: string;
+    created_at: number;
+    image_tag_mutability: string;
+    tag_mutability_exclusions: string | null;
+    scan_on_push: number;
+    encryption_type: string;
+    kms_key: string | null;
+  }): Repository {
+    return {
+      id: Number(r.id),
+      accountId: r.account_id,
+      name: r.name,
+      createdAt: Number(r.created_at),
+      settings: {
+        imageTagMutability: r.image_tag_mutability as TagMutability,
+        tagMutabilityExclusions: r.tag_mutability_exclusions === null ? [] : (JSON.parse(r.tag_mutability_exclusions) as Array<{ filterType: string; filter: string }>),
+        scanOnPush: Number(r.scan_on_push) === 1,
+        encryptionType: r.encryption_type,
+        kmsKey: r.kms_key,
+      },
+    };
+  }
+
+  private static settingsRow(s: RepositorySettings): { image_tag_mutability: string; tag_mutability_exclusions: string | null; scan_on_push: number; encryption_type: string; kms_key: string | null } {
+    return {
+      image_tag_mutability: s.imageTagMutability,
+      tag_mutability_exclusions: s.tagMutabilityExclusions.length === 0 ? null : JSON.stringify(s.tagMutabilityExclusions),
+      scan_on_push: s.scanOnPush ? 1 : 0,
+      encryption_type: s.encryptionType,
+      kms_key: s.kmsKey,
+    };
   }
 
   async get(accountId: string, name: string): Promise<Repository | undefined> {
@@ -220,10 +271,10 @@ export class RepositoryStore {
   }
 
   /** Creates the repository unless it exists; returns it and whether it was created now. */
-  async ensure(accountId: string, name: string, now: number): Promise<{ repository: Repository; created: boolean }> {
+  async ensure(accountId: string, name: string, now: number, settings: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS): Promise<{ repository: Repository; created: boolean }> {
     const inserted = await this.db
       .insertInto('repositories')
-      .values({ account_id: accountId, name, created_at: now })
+      .values({ account_id: accountId, name, created_at: now, ...RepositoryStore.settingsRow(settings) })
       .onConflict((oc) => oc.columns(['account_id', 'name']).doNothing())
       .returningAll()
       .executeTakeFirst();
@@ -231,6 +282,31 @@ export class RepositoryStore {
     const existing = await this.get(accountId, name);
     if (existing === undefined) throw new Error(`repository ${name} vanished`);
     return { repository: existing, created: false };
+  }
+
+  async updateSettings(id: number, settings: RepositorySettings): Promise<void> {
+    await this.db.updateTable('repositories').set(RepositoryStore.settingsRow(settings)).where('id', '=', id).execute();
+  }
+
+  /** The repository's resource tags, by key. */
+  async tags(id: number): Promise<Array<{ key: string; value: string }>> {
+    const rows = await this.db.selectFrom('repository_tags').select(['key', 'value']).where('repository_id', '=', id).orderBy('key').execute();
+    return rows.map((r) => ({ key: r.key, value: r.value }));
+  }
+
+  async putTags(id: number, tags: ReadonlyArray<{ key: string; value: string }>): Promise<void> {
+    for (const t of tags) {
+      await this.db
+        .insertInto('repository_tags')
+        .values({ repository_id: id, key: t.key, value: t.value })
+        .onConflict((oc) => oc.columns(['repository_id', 'key']).doUpdateSet({ value: t.value }))
+        .execute();
+    }
+  }
+
+  async deleteTags(id: number, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.deleteFrom('repository_tags').where('repository_id', '=', id).where('key', 'in', keys).execute();
   }
 
   async list(accountId: string, page: Page): Promise<Repository[]> {
@@ -242,6 +318,7 @@ export class RepositoryStore {
 
   async delete(id: number): Promise<boolean> {
     // Explicit deletes (rather than relying on cascades) keep both dialects identical.
+    await this.db.deleteFrom('repository_tags').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('tags').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('manifest_references').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('manifests').where('repository_id', '=', id).execute();
@@ -577,6 +654,82 @@ export class EventStore {
   }
 }
 
+export class AccountSettingsStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(accountId: string, name: string): Promise<string | undefined> {
+    const r = await this.db.selectFrom('account_settings').select('value').where('account_id', '=', accountId).where('name', '=', name).executeTakeFirst();
+    return r?.value;
+  }
+
+  async put(accountId: string, name: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('account_settings')
+      .values({ account_id: accountId, name, value })
+      .onConflict((oc) => oc.columns(['account_id', 'name']).doUpdateSet({ value }))
+      .execute();
+  }
+}
+
+export interface CreationTemplateRow {
+  accountId: string;
+  prefix: string;
+  /** The template as ECR describes it (RepositoryCreationTemplate). */
+  template: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export class CreationTemplateStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  private static row(r: { account_id: string; prefix: string; template: string; created_at: number; updated_at: number }): CreationTemplateRow {
+    return { accountId: r.account_id, prefix: r.prefix, template: JSON.parse(r.template) as Record<string, unknown>, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) };
+  }
+
+  async get(accountId: string, prefix: string): Promise<CreationTemplateRow | undefined> {
+    const r = await this.db.selectFrom('creation_templates').selectAll().where('account_id', '=', accountId).where('prefix', '=', prefix).executeTakeFirst();
+    return r === undefined ? undefined : CreationTemplateStore.row(r);
+  }
+
+  /** Inserts a template; false when one exists for the prefix. */
+  async create(t: CreationTemplateRow): Promise<boolean> {
+    const r = await this.db
+      .insertInto('creation_templates')
+      .values({ account_id: t.accountId, prefix: t.prefix, template: JSON.stringify(t.template), created_at: t.createdAt, updated_at: t.updatedAt })
+      .onConflict((oc) => oc.columns(['account_id', 'prefix']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async update(t: CreationTemplateRow): Promise<boolean> {
+    const r = await this.db
+      .updateTable('creation_templates')
+      .set({ template: JSON.stringify(t.template), updated_at: t.updatedAt })
+      .where('account_id', '=', t.accountId)
+      .where('prefix', '=', t.prefix)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async delete(accountId: string, prefix: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('creation_templates').where('account_id', '=', accountId).where('prefix', '=', prefix).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Every template of the account, by prefix in byte order. */
+  async list(accountId: string): Promise<CreationTemplateRow[]> {
+    const rows = await this.db.selectFrom('creation_templates').selectAll().where('account_id', '=', accountId).orderBy('prefix').execute();
+    return rows.map((r) => CreationTemplateStore.row(r));
+  }
+}
+
 /** The metadata seam: small stores per aggregate and a transaction that spans them. */
 export class MetaStore {
   readonly settings: SettingsStore;
@@ -588,6 +741,8 @@ export class MetaStore {
   readonly tags: TagStore;
   readonly uploads: UploadStoreMeta;
   readonly events: EventStore;
+  readonly accountSettings: AccountSettingsStore;
+  readonly creationTemplates: CreationTemplateStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -608,6 +763,8 @@ export class MetaStore {
     this.tags = new TagStore(db, dialect);
     this.uploads = new UploadStoreMeta(db);
     this.events = new EventStore(db);
+    this.accountSettings = new AccountSettingsStore(db);
+    this.creationTemplates = new CreationTemplateStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

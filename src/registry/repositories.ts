@@ -1,7 +1,7 @@
 // Repositories: lookup, creation on push, listing (the /v2/_catalog).
 import { RegistryError } from '../core/errors.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import type { MetaStore, Repository } from '../meta/index.ts';
+import type { MetaStore, Repository, RepositorySettings } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
 
 /**
@@ -9,8 +9,8 @@ import type { RegistryContext } from './context.ts';
  * that create on push do so in the transaction that stores what is pushed, so a refused push
  * leaves no repository behind.
  */
-export async function ensureRepository(tx: MetaStore, accountId: string, name: string, now: number): Promise<{ repository: Repository; created: boolean }> {
-  const r = await tx.repositories.ensure(accountId, name, now);
+export async function ensureRepository(tx: MetaStore, accountId: string, name: string, now: number, settings?: RepositorySettings): Promise<{ repository: Repository; created: boolean }> {
+  const r = await tx.repositories.ensure(accountId, name, now, settings);
   if (r.created) await tx.events.append({ accountId, type: 'repository.create', repository: name, detail: { 'repository-name': name }, createdAt: now });
   return r;
 }

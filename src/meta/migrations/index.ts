@@ -154,6 +154,41 @@ const steps: Record<string, Step> = {
       .addColumn('until', 'bigint', (c) => c.notNull())
       .execute();
   },
+  '0003_ecr': async (db) => {
+    // The secret of an access key, encrypted with the deployment's master key (AES-256-GCM): SigV4
+    // needs the secret itself, not a hash. Null for keys created before this migration.
+    await db.schema.alterTable('access_keys').addColumn('secret_enc', 'text').execute();
+    // Repository settings of the ECR API.
+    await db.schema.alterTable('repositories').addColumn('image_tag_mutability', 'text', (c) => c.notNull().defaultTo('MUTABLE')).execute();
+    await db.schema.alterTable('repositories').addColumn('tag_mutability_exclusions', 'text').execute();
+    await db.schema.alterTable('repositories').addColumn('scan_on_push', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('repositories').addColumn('encryption_type', 'text', (c) => c.notNull().defaultTo('AES256')).execute();
+    await db.schema.alterTable('repositories').addColumn('kms_key', 'text').execute();
+    await db.schema
+      .createTable('repository_tags')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('key', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('repository_tags_pk', ['repository_id', 'key'])
+      .execute();
+    await db.schema
+      .createTable('account_settings')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('account_settings_pk', ['account_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('creation_templates')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      /** The template as ECR describes it (RepositoryCreationTemplate), JSON. */
+      .addColumn('template', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('creation_templates_pk', ['account_id', 'prefix'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {

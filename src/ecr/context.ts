@@ -1,0 +1,33 @@
+// What an ECR operation receives: the caller, the registry it acts on, and the use-cases.
+import type { Logger } from 'pino';
+import type { Authorizer, Keyring, Principal } from '../auth/index.ts';
+import type { MetaStore } from '../meta/index.ts';
+import type { Registry } from '../registry/index.ts';
+
+export interface EcrDeps {
+  registry: Registry;
+  meta: MetaStore;
+  authorizer: Authorizer;
+  keyring: Keyring;
+  region: string;
+  /** How clients reach the registry: `https://registry.example.com` (repository URIs drop the scheme). */
+  publicUrl: string;
+  /** Validity of login tokens, seconds. */
+  tokenTtlSeconds: number;
+  now: () => number;
+  log: Logger;
+}
+
+export interface EcrContext extends EcrDeps {
+  principal: Principal;
+  /** The registry (account) the request acts on: `registryId` when given, else the caller's account. */
+  accountId: string;
+  requestId: string;
+  /** Authorizes `action` on the repository `name` (or on the registry when `name` is undefined). */
+  authorize(action: string, name?: string): Promise<void>;
+}
+
+/** `registry.example.com:5000` from the public URL. */
+export function registryHost(publicUrl: string): string {
+  return publicUrl.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+}

@@ -1,0 +1,15 @@
+// Every ECR operation berth implements, by group. The protocol answers UnknownOperationException for
+// the rest of the model's operations.
+import type { OperationName } from '../generated/model.ts';
+import type { EcrOperation } from '../operation.ts';
+import { REPOSITORY_OPERATIONS } from './repositories.ts';
+import { IMAGE_OPERATIONS } from './images.ts';
+import { LAYER_OPERATIONS } from './layers.ts';
+import GetAuthorizationToken from './GetAuthorizationToken.ts';
+
+export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
+  ...REPOSITORY_OPERATIONS,
+  ...IMAGE_OPERATIONS,
+  ...LAYER_OPERATIONS,
+  GetAuthorizationToken,
+] as ReadonlyArray<EcrOperation<OperationName>>;
