@@ -30,7 +30,7 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
     if (existing !== undefined && existing.accountId !== accountId) {
       throw new Error(`access key ${accessKeyId} belongs to account ${existing.accountId}, not the default account ${accountId}`);
     }
-    if (existing === undefined || existing.status !== 'Active' || existing.secretEnc === null || existing.secretEnc === undefined || !(await verifySecret(secretAccessKey, existing.secretHash))) {
+    if (existing === undefined || existing.status !== 'Active' || !opens(keyring, existing.secretEnc, secretAccessKey) || !(await verifySecret(secretAccessKey, existing.secretHash))) {
       await meta.accessKeys.put({
         accessKeyId,
         accountId,
@@ -62,6 +62,16 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
   chmodSync(credentialsFile, 0o600);
   await meta.accessKeys.put({ accessKeyId: id, accountId, userName: 'root', secretHash: await hashSecret(secret), secretEnc: keyring.encrypt(secret), status: 'Active', createdAt: now });
   return { accountId, rootAccessKeyId: id, generatedSecret: secret, credentialsFile };
+}
+
+/** Whether `sealed` is `secret` sealed with this keyring (not null, not another deployment's). */
+function opens(keyring: Keyring, sealed: string | null | undefined, secret: string): boolean {
+  if (sealed === null || sealed === undefined) return false;
+  try {
+    return keyring.decrypt(sealed) === secret;
+  } catch {
+    return false;
+  }
 }
 
 export function credentialsFileExists(config: Config): boolean {

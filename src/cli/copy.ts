@@ -24,6 +24,7 @@ import type { MetaStore } from '../meta/index.ts';
 import { blobKey, type ObjectWriter, type StorageDriver } from '../storage/index.ts';
 import { tryParseDigest, type ParsedDigest } from '../core/digest.ts';
 import { openMeta, openStorage, under } from '../app/stores.ts';
+import { loadKeyring, type Keyring } from '../auth/index.ts';
 import { describeDatabase, sqlitePath } from './migrate.ts';
 
 type Row = Record<string, unknown>;
@@ -43,6 +44,8 @@ interface CopiedTable {
   readonly mode: 'sync' | 'insert';
   /** Rewrites a source row before it is compared and written. */
   readonly transform?: (row: Row) => Row;
+  /** Source rows that are not copied. */
+  readonly skip?: (row: Row) => boolean;
 }
 
 /** A table deliberately not copied, and why (printed in the summary). */
@@ -62,7 +65,8 @@ function isLeft(t: TablePlan): t is LeftTable {
  * database has but this list lacks makes the copy refuse to start: a new table needs a decision here.
  */
 export const COPY_PLAN: readonly TablePlan[] = [
-  { name: 'settings', key: ['key'], batch: 500, mode: 'sync' },
+  // The master key is each deployment's own (secrets are re-sealed for the destination's, below).
+  { name: 'settings', key: ['key'], batch: 500, mode: 'sync', skip: (r) => r.key === 'master_key' },
   { name: 'accounts', key: ['id'], batch: 500, mode: 'sync' },
   { name: 'access_keys', key: ['access_key_id'], batch: 500, mode: 'sync' },
   { name: 'repositories', key: ['id'], batch: 500, mode: 'sync' },
@@ -86,7 +90,16 @@ export const COPY_PLAN: readonly TablePlan[] = [
 export interface Stores {
   meta: MetaStore;
   storage: StorageDriver;
+  /**
+   * The deployment's keyring. Access-key secrets are sealed with it, so when both sides give one,
+   * each secret is opened with the source's and sealed again with the destination's. Without them
+   * sealed secrets are copied as they are (right only when both deployments share a master key).
+   */
+  keyring?: Keyring;
 }
+
+/** A row rewrite that may look at the destination's current row. */
+type Rewrite = (row: Row, existing: Row | undefined) => Row;
 
 export interface CopyOptions {
   /** Progress and summary lines. */
@@ -342,7 +355,7 @@ async function copyBlobs(src: StorageDriver, dst: StorageDriver, report: CopyRep
 
 // -- rows -------------------------------------------------------------------------------------------
 
-async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable, log: (s: string) => void, progressIntervalMs: number): Promise<TableReport> {
+async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable, log: (s: string) => void, progressIntervalMs: number, rewrite?: Rewrite): Promise<TableReport> {
   const out: TableReport = { table: t.name, inserted: 0, updated: 0, unchanged: 0, skipped: 0 };
   const order = t.key;
   let after: unknown[] | undefined;
@@ -353,9 +366,9 @@ async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable,
     for (const k of order) q = q.orderBy(k);
     const raw = await q.limit(t.batch).execute();
     if (raw.length === 0) break;
-    const rows = raw.map((r) => portableRow(t.transform === undefined ? r : t.transform(r)));
+    const rows = raw.filter((r) => t.skip?.(r) !== true).map((r) => portableRow(t.transform === undefined ? r : t.transform(r)));
 
-    await dest.transaction(async (tx) => {
+    if (rows.length > 0) await dest.transaction(async (tx) => {
       const db = anyDb(tx.db);
       const existing = await db
         .selectFrom(t.name)
@@ -364,8 +377,9 @@ async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable,
         .execute();
       const byKey = new Map(existing.map((r) => [keyOf(r, t.key), r]));
       const missing: Row[] = [];
-      for (const r of rows) {
-        const e = byKey.get(keyOf(r, t.key));
+      for (const given of rows) {
+        const e = byKey.get(keyOf(given, t.key));
+        const r = rewrite === undefined ? given : rewrite(given, e);
         if (e === undefined) missing.push(r);
         else if (sameRow(r, e)) out.unchanged++;
         else if (t.mode === 'insert') out.skipped++;
@@ -406,6 +420,29 @@ async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable,
     if (raw.length < t.batch) break;
   }
   return out;
+}
+
+/**
+ * Rows that cannot be copied byte for byte: the master key itself is each deployment's own (never
+ * copied), and access-key secrets are re-sealed for the destination's keyring, keeping the
+ * destination's sealed value when it already holds the same secret (so a second run changes nothing).
+ */
+function rewriteFor(table: string, from: Stores, to: Stores): Rewrite | undefined {
+  if (table !== 'access_keys' || from.keyring === undefined || to.keyring === undefined) return undefined;
+  const source = from.keyring;
+  const dest = to.keyring;
+  return (row, existing) => {
+    if (typeof row.secret_enc !== 'string') return row;
+    const secret = source.decrypt(row.secret_enc);
+    if (existing !== undefined && typeof existing.secret_enc === 'string') {
+      try {
+        if (dest.decrypt(existing.secret_enc) === secret) return { ...row, secret_enc: existing.secret_enc };
+      } catch {
+        // sealed with another key: seal it again below
+      }
+    }
+    return { ...row, secret_enc: dest.encrypt(secret) };
+  };
 }
 
 /** Runs `fn` over one consistent, read-only snapshot of the source database. */
@@ -504,7 +541,7 @@ export async function copyDeployment(from: Stores, to: Stores, opts: CopyOptions
         log(`  ${t.name}: ${rows} row${rows === 1 ? '' : 's'} not copied (${t.notCopied})`);
         continue;
       }
-      const tr = await copyTable(source, to.meta, t, log, progressIntervalMs);
+      const tr = await copyTable(source, to.meta, t, log, progressIntervalMs, rewriteFor(t.name, from, to));
       report.tables.push(tr);
       log(`  ${t.name}: ${tr.inserted} inserted, ${tr.updated} updated, ${tr.unchanged} unchanged${tr.skipped > 0 ? `, ${tr.skipped} skipped (already queued there)` : ''}`);
     }
@@ -634,7 +671,9 @@ export async function copyCommand(args: string[], env: NodeJS.ProcessEnv, out: (
     const fromStorage = await openStorage(fromConfig);
     const toStorage = await openStorage(toConfig);
     await toStorage.check();
-    const report = await copyDeployment({ meta: fromMeta, storage: fromStorage }, { meta: toMeta, storage: toStorage }, { log: out, concurrency });
+    const fromKeyring = await loadKeyring({ configured: fromConfig.auth.masterKey, dataDir: resolve(fromConfig.dataDir), meta: fromMeta });
+    const toKeyring = await loadKeyring({ configured: toConfig.auth.masterKey, dataDir: resolve(toConfig.dataDir), meta: toMeta });
+    const report = await copyDeployment({ meta: fromMeta, storage: fromStorage, keyring: fromKeyring }, { meta: toMeta, storage: toStorage, keyring: toKeyring }, { log: out, concurrency });
     return report.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof CopyRefusedError) {

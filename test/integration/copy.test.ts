@@ -660,3 +660,35 @@ describe('berth copy', () => {
     });
   });
 });
+
+describe('berth copy and access-key secrets', () => {
+  test('sealed secrets are opened with the source keyring and sealed again with the destination one; a second run changes nothing', async () => {
+    const { openSqlite } = await import('../../src/meta/index.ts');
+    const { Keyring } = await import('../../src/auth/index.ts');
+    const { MemoryDriver } = await import('../../src/storage/index.ts');
+    const a = new Keyring(Keyring.generate());
+    const b = new Keyring(Keyring.generate());
+    const srcMeta = await openSqlite({ path: ':memory:' });
+    const dstMeta = await openSqlite({ path: ':memory:' });
+    try {
+      await srcMeta.settings.set('default_account_id', '111122223333');
+      await srcMeta.settings.set('master_key', 'not to be copied');
+      await srcMeta.accounts.ensure('111122223333', 1);
+      await srcMeta.accessKeys.put({ accessKeyId: 'AKIAEXAMPLEEXAMPLE01', accountId: '111122223333', userName: 'ci', secretHash: 'scrypt$x', secretEnc: a.encrypt('the-secret'), status: 'Active', createdAt: 1 });
+      const src = { meta: srcMeta, storage: new MemoryDriver(), keyring: a };
+      const dst = { meta: dstMeta, storage: new MemoryDriver(), keyring: b };
+      await copyDeployment(src, dst);
+      const copied = await dstMeta.accessKeys.get('AKIAEXAMPLEEXAMPLE01');
+      assert.equal(b.decrypt(copied?.secretEnc ?? ''), 'the-secret', 'readable with the destination keyring');
+      assert.throws(() => a.decrypt(copied?.secretEnc ?? ''), 'not with the source one');
+      assert.equal(await dstMeta.settings.get('master_key'), undefined, 'the master key is not copied');
+      const second = await copyDeployment(src, dst);
+      const keys = second.tables.find((t) => t.table === 'access_keys');
+      assert.equal(keys?.updated, 0);
+      assert.equal((await dstMeta.accessKeys.get('AKIAEXAMPLEEXAMPLE01'))?.secretEnc, copied?.secretEnc);
+    } finally {
+      await srcMeta.close();
+      await dstMeta.close();
+    }
+  });
+});
