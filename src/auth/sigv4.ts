@@ -5,7 +5,7 @@
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../core/errors.ts';
 import type { Principal } from './principal.ts';
 
@@ -133,6 +133,13 @@ export class SigV4Verifier {
       throw new RegistryError('ClientUnrecognized', 'The security token included in the request is invalid.');
     }
 
+    // The signer trusts a signed x-amz-content-sha256 header instead of hashing the body, so the
+    // header must hash the body actually received; the JSON APIs never take an unsigned payload.
+    const contentSha256 = one(req.headers['x-amz-content-sha256']);
+    if (contentSha256 !== undefined && contentSha256 !== createHash('sha256').update(req.body).digest('hex')) {
+      throw new RegistryError('SignatureInvalid', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
+
     const headers: Record<string, string> = {};
     for (const h of signedHeaders) {
       const v = one(req.headers[h]);
@@ -151,7 +158,9 @@ export class SigV4Verifier {
       method: req.method,
       protocol: 'http:',
       hostname: colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host,
-      path: decodeURIComponent(req.path),
+      // The path exactly as sent: clients sign the encoded path and the signer encodes it once more
+      // (the rule for every service but S3).
+      path: req.path,
       query,
       headers,
       body: req.body,
@@ -166,7 +175,8 @@ export class SigV4Verifier {
     const signable = new Set(signedHeaders);
     let expected: string | undefined;
     if (presigned) {
-      const out = await signer.presign(request, { signingDate: new Date(date), expiresIn, signableHeaders: signable });
+      // The signed headers stay headers: whatever the client hoisted into the query is in `query`.
+      const out = await signer.presign(request, { signingDate: new Date(date), expiresIn, signableHeaders: signable, unhoistableHeaders: signable });
       const got = out.query?.['X-Amz-Signature'];
       expected = typeof got === 'string' ? got : undefined;
     } else {

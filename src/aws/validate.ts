@@ -10,10 +10,16 @@ export interface Violation {
 
 const patternCache = new Map<string, RegExp>();
 
-function fullMatch(pattern: string): RegExp {
+export function fullMatch(pattern: string): RegExp {
   let re = patternCache.get(pattern);
   if (re === undefined) {
-    re = new RegExp(`^(?:${pattern})$`, 'u');
+    // The models' patterns are Java regular expressions: most compile in Unicode mode, and the few
+    // that escape characters Unicode mode refuses (`\-`) mean the same without it.
+    try {
+      re = new RegExp(`^(?:${pattern})$`, 'u');
+    } catch {
+      re = new RegExp(`^(?:${pattern})$`);
+    }
     patternCache.set(pattern, re);
   }
   return re;
