@@ -167,6 +167,50 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.deepEqual(await meta.repositories.tags(repository.id), []);
     }));
 
+    it('repositories: tag mutability and scan-on-push set alone leave the other settings; policy documents put, replaced, removed, gone with the repository', withMeta(async (meta) => {
+      await meta.accounts.ensure(ACCOUNT, T0);
+      const settings = { ...DEFAULT_REPOSITORY_SETTINGS, encryptionType: 'KMS', kmsKey: 'arn:aws:kms:us-east-1:111122223333:key/k' };
+      const { repository } = await meta.repositories.ensure(ACCOUNT, 'policies', T0, settings);
+      const other = (await meta.repositories.ensure(ACCOUNT, 'other', T0)).repository;
+      const exclusions = [{ filterType: 'WILDCARD', filter: 'dev-*' }];
+      await meta.repositories.setTagMutability(repository.id, { imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', tagMutabilityExclusions: exclusions });
+      await meta.repositories.setScanOnPush(repository.id, true);
+      assert.deepEqual((await meta.repositories.get(ACCOUNT, 'policies'))?.settings, { ...settings, imageTagMutability: 'IMMUTABLE_WITH_EXCLUSION', tagMutabilityExclusions: exclusions, scanOnPush: true });
+      assert.deepEqual((await meta.repositories.get(ACCOUNT, 'other'))?.settings, DEFAULT_REPOSITORY_SETTINGS);
+
+      assert.equal(await meta.repositories.policyText(repository.id, 'repository'), undefined);
+      await meta.repositories.putPolicyText(repository.id, 'repository', '{"Version":"2012-10-17"}', T0);
+      await meta.repositories.putPolicyText(repository.id, 'lifecycle', '{"rules":[]}', T0);
+      await meta.repositories.putPolicyText(other.id, 'repository', '{"other":true}', T0);
+      await meta.repositories.putPolicyText(repository.id, 'repository', '{"Version":"2008-10-17"}', T0 + 1);
+      assert.equal(await meta.repositories.policyText(repository.id, 'repository'), '{"Version":"2008-10-17"}');
+      assert.equal(await meta.repositories.policyText(repository.id, 'lifecycle'), '{"rules":[]}');
+      await meta.repositories.putPolicyText(repository.id, 'lifecycle', null, T0 + 2);
+      assert.equal(await meta.repositories.policyText(repository.id, 'lifecycle'), undefined);
+      await meta.repositories.delete(repository.id);
+      assert.equal(await meta.repositories.policyText(repository.id, 'repository'), undefined);
+      assert.equal(await meta.repositories.policyText(other.id, 'repository'), '{"other":true}');
+    }));
+
+    it('manifests.list filters by tag status and pages by digest; tags.forDigests groups tags by digest', withMeta(async (meta) => {
+      const r = await repo(meta);
+      const digests = [];
+      for (let i = 0; i < 7; i++) digests.push(await putManifest(meta, r, `list-${i}`));
+      const sorted = [...digests].sort();
+      const tagged = new Set([sorted[1], sorted[4], sorted[6]]);
+      for (const [i, dg] of sorted.entries()) if (tagged.has(dg)) await meta.tags.put(r, `t${i}`, dg as string, T0);
+      await meta.tags.put(r, 'second', sorted[4] as string, T0);
+      const all = await pageAll((after) => meta.manifests.list(r, { after, limit: 2 }), (m) => m.digest);
+      assert.deepEqual(all.map((m) => m.digest), sorted);
+      assert.deepEqual((await meta.manifests.list(r, { limit: 10, tagged: true })).map((m) => m.digest), sorted.filter((x) => tagged.has(x)));
+      assert.deepEqual((await meta.manifests.list(r, { limit: 10, tagged: false })).map((m) => m.digest), sorted.filter((x) => !tagged.has(x)));
+      assert.deepEqual((await meta.manifests.list(r, { limit: 2, from: sorted[4] })).map((m) => m.digest), sorted.slice(4, 6));
+      const byDigest = await meta.tags.forDigests(r, sorted);
+      assert.deepEqual([...byDigest.keys()].sort(), sorted.filter((x) => tagged.has(x)));
+      assert.deepEqual(byDigest.get(sorted[4] as string), ['second', 't4']);
+      assert.deepEqual(await meta.tags.forDigests(r, []), new Map());
+    }));
+
     it('account settings and repository creation templates', withMeta(async (meta) => {
       assert.equal(await meta.accountSettings.get(ACCOUNT, 'BLOB_MOUNTING'), undefined);
       await meta.accountSettings.put(ACCOUNT, 'BLOB_MOUNTING', 'DISABLED');

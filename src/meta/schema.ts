@@ -39,6 +39,14 @@ export interface RepositoryTagsTable {
   value: string;
 }
 
+export interface RepositoryPoliciesTable {
+  repository_id: number;
+  /** 'repository' or 'lifecycle'. */
+  kind: string;
+  text: string;
+  updated_at: number;
+}
+
 export interface AccountSettingsTable {
   account_id: string;
   name: string;
@@ -162,6 +170,7 @@ export interface Database {
   jobs: JobsTable;
   leases: LeasesTable;
   repository_tags: RepositoryTagsTable;
+  repository_policies: RepositoryPoliciesTable;
   account_settings: AccountSettingsTable;
   creation_templates: CreationTemplatesTable;
 }

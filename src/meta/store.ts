@@ -1,6 +1,9 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Database, ManifestsTable } from './schema.ts';
+
+/** The policy documents a repository can have. */
+export type RepositoryPolicyKind = 'repository' | 'lifecycle';
 
 export interface Account {
   id: string;
@@ -319,6 +322,7 @@ export class RepositoryStore {
   async delete(id: number): Promise<boolean> {
     // Explicit deletes (rather than relying on cascades) keep both dialects identical.
     await this.db.deleteFrom('repository_tags').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('repository_policies').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('tags').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('manifest_references').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('manifests').where('repository_id', '=', id).execute();
@@ -326,6 +330,35 @@ export class RepositoryStore {
     await this.db.deleteFrom('uploads').where('repository_id', '=', id).execute();
     const r = await this.db.deleteFrom('repositories').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Sets only the tag mutability columns (a concurrent change of other settings is not lost). */
+  async setTagMutability(id: number, s: Pick<RepositorySettings, 'imageTagMutability' | 'tagMutabilityExclusions'>): Promise<void> {
+    const row = RepositoryStore.settingsRow({ ...DEFAULT_REPOSITORY_SETTINGS, ...s });
+    await this.db.updateTable('repositories').set({ image_tag_mutability: row.image_tag_mutability, tag_mutability_exclusions: row.tag_mutability_exclusions }).where('id', '=', id).execute();
+  }
+
+  async setScanOnPush(id: number, scanOnPush: boolean): Promise<void> {
+    await this.db.updateTable('repositories').set({ scan_on_push: scanOnPush ? 1 : 0 }).where('id', '=', id).execute();
+  }
+
+  /** A policy document of the repository: its repository policy or its lifecycle policy, as written. */
+  async policyText(id: number, kind: RepositoryPolicyKind): Promise<string | undefined> {
+    const r = await this.db.selectFrom('repository_policies').select('text').where('repository_id', '=', id).where('kind', '=', kind).executeTakeFirst();
+    return r?.text;
+  }
+
+  /** Sets (or, with null, removes) a policy document of the repository. */
+  async putPolicyText(id: number, kind: RepositoryPolicyKind, text: string | null, now: number): Promise<void> {
+    if (text === null) {
+      await this.db.deleteFrom('repository_policies').where('repository_id', '=', id).where('kind', '=', kind).execute();
+      return;
+    }
+    await this.db
+      .insertInto('repository_policies')
+      .values({ repository_id: id, kind, text, updated_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'kind']).doUpdateSet({ text, updated_at: now }))
+      .execute();
   }
 }
 
@@ -512,6 +545,23 @@ export class ManifestStore {
     const r = await this.db.selectFrom('manifests').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repositoryId).executeTakeFirstOrThrow();
     return Number(r.n);
   }
+
+  /**
+   * Manifests of the repository in digest order, from `from` (inclusive) or after `after`, at most
+   * `limit`; `tagged` true keeps those with a tag, false those without, undefined all.
+   */
+  async list(repositoryId: number, opts: { after?: string | undefined; from?: string | undefined; limit: number; tagged?: boolean | undefined }): Promise<ManifestMeta[]> {
+    let q = this.db.selectFrom('manifests as m').select(MANIFEST_META_COLUMNS.map((c) => `m.${c}` as const)).where('m.repository_id', '=', repositoryId);
+    if (opts.after !== undefined) q = q.where('m.digest', '>', opts.after);
+    if (opts.from !== undefined) q = q.where('m.digest', '>=', opts.from);
+    if (opts.tagged !== undefined) {
+      const tagged = (eb: ExpressionBuilder<Database & { m: ManifestsTable }, 'm'>) =>
+        eb.exists(eb.selectFrom('tags as t').select('t.tag').whereRef('t.repository_id', '=', 'm.repository_id').whereRef('t.digest', '=', 'm.digest'));
+      q = q.where((eb) => (opts.tagged === true ? tagged(eb) : eb.not(tagged(eb))));
+    }
+    const rows = await q.orderBy('m.digest').limit(opts.limit).execute();
+    return rows.map(toManifestMeta);
+  }
 }
 
 export class TagStore {
@@ -568,6 +618,21 @@ export class TagStore {
   async forDigest(repositoryId: number, digest: string): Promise<string[]> {
     const rows = await this.db.selectFrom('tags').select('tag').where('repository_id', '=', repositoryId).where('digest', '=', digest).orderBy('tag').execute();
     return rows.map((r) => r.tag);
+  }
+
+  /** The tags of each of `digests` (in byte order; digests without tags are absent from the map). */
+  async forDigests(repositoryId: number, digests: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const part = digests.slice(i, i + 500);
+      const rows = await this.db.selectFrom('tags').select(['digest', 'tag']).where('repository_id', '=', repositoryId).where('digest', 'in', part).orderBy('digest').orderBy('tag').execute();
+      for (const r of rows) {
+        const list = out.get(r.digest);
+        if (list === undefined) out.set(r.digest, [r.tag]);
+        else list.push(r.tag);
+      }
+    }
+    return out;
   }
 }
 

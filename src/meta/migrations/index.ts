@@ -189,6 +189,19 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('creation_templates_pk', ['account_id', 'prefix'])
       .execute();
   },
+  '0004_repository_policies': async (db) => {
+    // Policy documents of a repository, one per kind ('repository' for SetRepositoryPolicy,
+    // 'lifecycle' for PutLifecyclePolicy), as the client sent them. Creation templates write them now;
+    // the IAM and lifecycle issues read and enforce them.
+    await db.schema
+      .createTable('repository_policies')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('repository_policies_pk', ['repository_id', 'kind'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
