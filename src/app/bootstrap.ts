@@ -1,9 +1,10 @@
-// First-start bootstrap: the default account and its root credentials.
+// First-start bootstrap: the default account, its root credentials and its ROOT creation template.
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { hashSecret, newAccessKeyId, newAccountId, newSecretAccessKey, verifySecret, type Keyring } from '../auth/index.ts';
+import { ROOT_PREFIX, type CreationTemplate } from '../registry/repositories.ts';
 
 export interface BootstrapResult {
   accountId: string;
@@ -22,6 +23,7 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
     throw new Error(`accountId is configured as ${config.accountId} but this data directory's default account is ${accountId}; unset BERTH_ACCOUNT_ID or use another data directory`);
   }
   await meta.accounts.ensure(accountId, now);
+  await bootstrapRootTemplate(meta, accountId, now, config.templates.bootstrapRoot);
   const credentialsFile = join(config.dataDir, CREDENTIALS_FILE);
 
   const { accessKeyId, secretAccessKey } = config.root;
@@ -62,6 +64,31 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
   chmodSync(credentialsFile, 0o600);
   await meta.accessKeys.put({ accessKeyId: id, accountId, userName: 'root', secretHash: await hashSecret(secret), secretEnc: keyring.encrypt(secret), status: 'Active', createdAt: now });
   return { accountId, rootAccessKeyId: id, generatedSecret: secret, credentialsFile };
+}
+
+/** Set by the first start that knows templates ("created" or "skipped"): later starts leave templates alone. */
+const ROOT_TEMPLATE_MARK = 'bootstrap_root_template';
+
+/**
+ * The old convenience of issue 2, as an ECR user would set it up: a ROOT repository creation template
+ * for CREATE_ON_PUSH, so that a push to a repository that does not exist creates it. Decided once,
+ * by the first start (of a new data directory, or the first after an upgrade from a berth without
+ * templates), per templates.bootstrapRoot; whoever deletes the template gets ECR's behaviour.
+ */
+async function bootstrapRootTemplate(meta: MetaStore, accountId: string, now: number, create: boolean): Promise<void> {
+  await meta.transaction(async (tx) => {
+    if ((await tx.settings.get(ROOT_TEMPLATE_MARK)) !== undefined) return;
+    await tx.settings.set(ROOT_TEMPLATE_MARK, create ? 'created' : 'skipped');
+    if (!create) return;
+    const template: CreationTemplate = {
+      description: 'Created by berth on first start: a push to a repository that does not exist creates it. Delete it to require CreateRepository (or a template for the prefix).',
+      encryptionConfiguration: { encryptionType: 'AES256' },
+      resourceTags: [],
+      imageTagMutability: 'MUTABLE',
+      appliedFor: ['CREATE_ON_PUSH'],
+    };
+    await tx.creationTemplates.create({ accountId, prefix: ROOT_PREFIX, template: { ...template }, createdAt: now, updatedAt: now });
+  });
 }
 
 /** Whether `sealed` is `secret` sealed with this keyring (not null, not another deployment's). */

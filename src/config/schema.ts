@@ -108,6 +108,13 @@ export const ConfigSchema = z
         purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
       })
       .prefault({}),
+    templates: z
+      .strictObject({
+        bootstrapRoot: bool(true).describe(
+          'On first start, create a ROOT repository creation template applied for CREATE_ON_PUSH, so that a push to a repository that does not exist creates it. Only the first start looks at this key; deleting the template turns on ECR\'s behaviour (such a push fails with NAME_UNKNOWN unless a template matches).',
+        ),
+      })
+      .prefault({}),
     roles: z
       .string()
       .regex(/^(all|(api|worker|scheduler)(,(api|worker|scheduler))*)$/, 'all, or a comma-separated list of api, worker, scheduler')
@@ -122,6 +129,7 @@ export const ConfigSchema = z
           .optional()
           .describe('Key that encrypts stored secrets and signs login tokens (32 bytes, base64). Unset: generated into <dataDir>/master.key (SQLite) or the database (PostgreSQL, so that every process shares it).'),
         tokenTtl: duration('12h').describe('Validity of login tokens from GetAuthorizationToken (ECR: 12 hours).'),
+        downloadUrlTtl: duration('1h').describe('Validity of the layer download URLs GetDownloadUrlForLayer hands out (ECR: about an hour).'),
         clockSkew: duration('15m').describe('How far a SigV4 request date may be from the server clock.'),
       })
       .prefault({}),

@@ -18,6 +18,8 @@ export type OciErrorCode =
   | 'DENIED'
   | 'UNSUPPORTED'
   | 'TOOMANYREQUESTS'
+  // Distribution's code for a refused tag, which ECR answers for an immutable tag (Docker shows "tag invalid: ...").
+  | 'TAG_INVALID'
   | 'UNKNOWN';
 
 interface Mapping {
@@ -50,7 +52,7 @@ export const ERROR_CATALOG = {
   ManifestReferenced: { status: 409, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The manifest is listed by an index in the repository; delete the index first.' },
   BlobReferenced: { status: 405, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The blob is used by a manifest in the repository; delete the manifest first.' },
   TagInvalid: { status: 400, oci: 'MANIFEST_INVALID', ecr: 'InvalidParameterException', description: 'A tag does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.' },
-  ImageTagImmutable: { status: 400, oci: 'DENIED', ecr: 'ImageTagAlreadyExistsException', description: 'The tag is immutable and already points at another image.' },
+  ImageTagImmutable: { status: 400, oci: 'TAG_INVALID', ecr: 'ImageTagAlreadyExistsException', description: 'The tag is immutable and already points at another image.' },
   NameInvalid: { status: 400, oci: 'NAME_INVALID', ecr: 'InvalidParameterException', description: "The repository name does not follow ECR's naming rules." },
   NameUnknown: { status: 404, oci: 'NAME_UNKNOWN', ecr: 'RepositoryNotFoundException', description: 'The repository does not exist.' },
   Unauthorized: { status: 401, oci: 'UNAUTHORIZED', ecr: 'UnrecognizedClientException', description: 'Authentication is required or the credentials were not accepted.' },

@@ -1,4 +1,5 @@
-// Tag mutability settings: the four modes and their wildcard exclusion filters.
+// Tag mutability settings as the ECR API takes them: the four modes and their wildcard exclusion
+// filters. The registry enforces them on every push (src/core/mutability.ts).
 import type { RepositorySettings, TagMutability } from '../meta/index.ts';
 import { EcrException } from './errors.ts';
 
@@ -12,23 +13,4 @@ export function mutabilitySettings(mode: TagMutability, filters: ReadonlyArray<{
     throw new EcrException('InvalidParameterException', `Invalid parameter: imageTagMutabilityExclusionFilters can only be given with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, not ${mode}`);
   }
   return { imageTagMutability: mode, tagMutabilityExclusions: list.map((f) => ({ filterType: f.filterType, filter: f.filter })) };
-}
-
-function wildcard(filter: string): RegExp {
-  return new RegExp(`^${filter.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-}
-
-/** Whether pushing `tag` may move it when it already points at another image. */
-export function tagIsMutable(settings: Pick<RepositorySettings, 'imageTagMutability' | 'tagMutabilityExclusions'>, tag: string): boolean {
-  const excluded = settings.tagMutabilityExclusions.some((f) => wildcard(f.filter).test(tag));
-  switch (settings.imageTagMutability) {
-    case 'MUTABLE':
-      return true;
-    case 'IMMUTABLE':
-      return false;
-    case 'IMMUTABLE_WITH_EXCLUSION':
-      return excluded;
-    case 'MUTABLE_WITH_EXCLUSION':
-      return !excluded;
-  }
 }

@@ -1,17 +1,101 @@
-// Repositories: lookup, creation on push, listing (the /v2/_catalog).
+// Repositories: lookup, creation on push (from repository creation templates), listing (the /v2/_catalog).
 import { RegistryError } from '../core/errors.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import type { MetaStore, Repository, RepositorySettings } from '../meta/index.ts';
+import type { CreationTemplateRow, MetaStore, Repository, RepositorySettings, TagMutability } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
 
 /**
- * Inside a transaction: the repository, created (with its event) if it does not exist. Callers
- * that create on push do so in the transaction that stores what is pushed, so a refused push
- * leaves no repository behind.
+ * A repository creation template as stored (CreationTemplateRow.template): ECR's
+ * RepositoryCreationTemplate without its prefix and times. The ECR operations write it.
+ */
+export interface CreationTemplate {
+  description?: string;
+  encryptionConfiguration?: { encryptionType: string; kmsKey?: string };
+  resourceTags?: Array<{ Key: string; Value: string }>;
+  imageTagMutability?: TagMutability;
+  imageTagMutabilityExclusionFilters?: Array<{ filterType: string; filter: string }>;
+  repositoryPolicy?: string;
+  lifecyclePolicy?: string;
+  /** CREATE_ON_PUSH, REPLICATION, PULL_THROUGH_CACHE. */
+  appliedFor: string[];
+  customRoleArn?: string;
+}
+
+/** The prefix of the template that applies to every name no other template matches. */
+export const ROOT_PREFIX = 'ROOT';
+
+export function creationTemplate(row: CreationTemplateRow): CreationTemplate {
+  const t = row.template as Partial<CreationTemplate>;
+  return { ...t, appliedFor: Array.isArray(t.appliedFor) ? t.appliedFor : [] };
+}
+
+/**
+ * The template for a new repository `name` created for `appliedFor`: among the templates applied
+ * for it, the one with the longest prefix `p` such that `name` starts with `p/` (ECR assumes a `/`
+ * after every prefix: `team-a` matches `team-a/app`, not `team-a` nor `team-ab/app`); else `ROOT`.
+ */
+export function matchCreationTemplate(rows: readonly CreationTemplateRow[], name: string, appliedFor: string): CreationTemplateRow | undefined {
+  let best: CreationTemplateRow | undefined;
+  let bestLength = -1;
+  for (const row of rows) {
+    if (!creationTemplate(row).appliedFor.includes(appliedFor)) continue;
+    let length = 0;
+    if (row.prefix !== ROOT_PREFIX) {
+      const p = `${row.prefix.replace(/\/+$/, '')}/`;
+      if (!name.startsWith(p)) continue;
+      length = p.length;
+    }
+    if (length > bestLength) {
+      best = row;
+      bestLength = length;
+    }
+  }
+  return best;
+}
+
+/** The settings a template gives the repositories it creates. */
+export function templateSettings(t: CreationTemplate): RepositorySettings {
+  const kmsKey = t.encryptionConfiguration?.kmsKey;
+  return {
+    imageTagMutability: t.imageTagMutability ?? 'MUTABLE',
+    tagMutabilityExclusions: t.imageTagMutabilityExclusionFilters ?? [],
+    scanOnPush: false,
+    encryptionType: t.encryptionConfiguration?.encryptionType ?? 'AES256',
+    kmsKey: kmsKey === undefined || kmsKey === '' ? null : kmsKey,
+  };
+}
+
+/**
+ * Inside a transaction: the repository, created (with its event) if it does not exist. With
+ * `settings` (CreateRepository) it is created with them. Without (a push), it is created only when a
+ * CREATE_ON_PUSH repository creation template matches its name, with the template's settings,
+ * resource tags and policy texts; otherwise NAME_UNKNOWN, as ECR answers. Callers that create on push
+ * do so in the transaction that stores what is pushed, so a refused push leaves no repository behind.
  */
 export async function ensureRepository(tx: MetaStore, accountId: string, name: string, now: number, settings?: RepositorySettings): Promise<{ repository: Repository; created: boolean }> {
-  const r = await tx.repositories.ensure(accountId, name, now, settings);
-  if (r.created) await tx.events.append({ accountId, type: 'repository.create', repository: name, detail: { 'repository-name': name }, createdAt: now });
+  let template: CreationTemplate | undefined;
+  if (settings === undefined) {
+    const existing = await tx.repositories.get(accountId, name);
+    if (existing !== undefined) return { repository: existing, created: false };
+    const row = matchCreationTemplate(await tx.creationTemplates.list(accountId), name, 'CREATE_ON_PUSH');
+    if (row === undefined) {
+      throw new RegistryError(
+        'NameUnknown',
+        `repository ${name} does not exist in registry ${accountId} and no repository creation template for CREATE_ON_PUSH matches its name; create the repository first, or a template for its prefix or ROOT`,
+        { name },
+      );
+    }
+    template = creationTemplate(row);
+  }
+  const r = await tx.repositories.ensure(accountId, name, now, settings ?? (template === undefined ? undefined : templateSettings(template)));
+  if (!r.created) return r;
+  if (template !== undefined) {
+    const id = r.repository.id;
+    await tx.repositories.putTags(id, (template.resourceTags ?? []).map((t) => ({ key: t.Key, value: t.Value })));
+    if (template.repositoryPolicy !== undefined && template.repositoryPolicy !== '') await tx.repositories.putPolicyText(id, 'repository', template.repositoryPolicy, now);
+    if (template.lifecyclePolicy !== undefined && template.lifecyclePolicy !== '') await tx.repositories.putPolicyText(id, 'lifecycle', template.lifecyclePolicy, now);
+  }
+  await tx.events.append({ accountId, type: 'repository.create', repository: name, detail: { 'repository-name': name }, createdAt: now });
   return r;
 }
 
@@ -36,7 +120,12 @@ export class RepositoryService {
     return repo;
   }
 
-  /** The repository, created now if it does not exist (a push to a new repository creates it). */
+  /** Whether cross-repository mounts are allowed in the account: its BLOB_MOUNTING setting, ENABLED unless set to DISABLED. */
+  async blobMountingEnabled(accountId: string): Promise<boolean> {
+    return (await this.ctx.meta.accountSettings.get(accountId, 'BLOB_MOUNTING')) !== 'DISABLED';
+  }
+
+  /** The repository, created now if it does not exist and a CREATE_ON_PUSH template matches its name (see ensureRepository). */
   async getOrCreate(accountId: string, name: string): Promise<Repository> {
     validateRepositoryName(name);
     const existing = await this.ctx.meta.repositories.get(accountId, name);
