@@ -135,6 +135,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     region: config.region,
     publicUrl: config.publicUrl ?? defaultPublicUrl(config, parseListen(config.listen).port),
     tokenTtlSeconds: config.auth.tokenTtl,
+    downloadUrlTtlSeconds: config.auth.downloadUrlTtl,
     now,
     log,
     operations: OPERATION_HANDLERS,
@@ -153,6 +154,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       authorizer,
       region: config.region,
       realm: 'berth',
+      keyring,
+      now,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },
     ready: async () => {

@@ -9,3 +9,4 @@ export { newAccessKeyId, newSecretAccessKey, newAccountId, hashSecret, verifySec
 export { Keyring } from './crypto.ts';
 export { loadKeyring } from './master-key.ts';
 export { SigV4Verifier, type SignedRequest, type ResolvedKey, type KeyResolver } from './sigv4.ts';
+export { DOWNLOAD_TOKEN_PARAM, issueDownloadToken, readDownloadToken, type DownloadGrant } from './download-token.ts';

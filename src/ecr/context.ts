@@ -14,6 +14,8 @@ export interface EcrDeps {
   publicUrl: string;
   /** Validity of login tokens, seconds. */
   tokenTtlSeconds: number;
+  /** Validity of GetDownloadUrlForLayer's URLs, seconds (default 3600, as ECR). */
+  downloadUrlTtlSeconds?: number;
   now: () => number;
   log: Logger;
 }

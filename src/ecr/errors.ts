@@ -25,16 +25,19 @@ export const COMMON_EXCEPTIONS: ReadonlySet<string> = new Set([
 export class EcrException extends Error {
   readonly type: string;
   readonly status: number;
-  constructor(type: string, message: string, status = 400) {
+  /** Members of the exception's shape besides the message (InvalidLayerPartException's uploadId, ...), sent in the body. */
+  readonly fields: Readonly<Record<string, string | number>> | undefined;
+  constructor(type: string, message: string, status = 400, fields?: Readonly<Record<string, string | number>>) {
     super(message);
     this.name = type;
     this.type = type;
     this.status = status;
+    this.fields = fields;
   }
 }
 
-export function toEcrError(err: unknown): { type: string; message: string; status: number; headers?: Record<string, string> } {
-  if (err instanceof EcrException) return { type: err.type, message: err.message, status: err.status };
+export function toEcrError(err: unknown): { type: string; message: string; status: number; headers?: Record<string, string>; fields?: Readonly<Record<string, string | number>> } {
+  if (err instanceof EcrException) return { type: err.type, message: err.message, status: err.status, ...(err.fields !== undefined ? { fields: err.fields } : {}) };
   if (isRegistryError(err)) {
     const out: { type: string; message: string; status: number; headers?: Record<string, string> } = { type: err.ecrType, message: err.message, status: err.ecrStatus };
     if (err.headers !== undefined) out.headers = err.headers;
@@ -60,5 +63,5 @@ export async function renderEcrError(err: unknown, req: FastifyRequest, reply: F
   await reply
     .code(e.status)
     .header('Content-Type', 'application/x-amz-json-1.1')
-    .send(Buffer.from(JSON.stringify({ __type: e.type, message: e.message })));
+    .send(Buffer.from(JSON.stringify({ ...e.fields, __type: e.type, message: e.message })));
 }

@@ -7,7 +7,7 @@ import { parseDigest } from '../core/digest.ts';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import { OCI_ACTIONS, repositoryArn, type Authenticator, type Authorizer, type OciOperation, type Principal } from '../auth/index.ts';
+import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
@@ -23,10 +23,16 @@ export interface OciDeps {
   realm: string;
   /** When set, blob GETs are answered with a redirect to a presigned URL valid this long. */
   redirectSeconds?: number;
+  /** Checks the download tokens of GetDownloadUrlForLayer's URLs (without it, such URLs are refused). */
+  keyring?: Keyring;
+  now?: () => number;
 }
 
 const DEFAULT_PAGE = 1000;
 const MAX_PAGE = 10_000;
+
+/** What serving a blob needs of a request. */
+type BlobCall = Pick<Call, 'req' | 'reply' | 'raw' | 'method'>;
 
 interface Call {
   req: FastifyRequest;
@@ -102,6 +108,10 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     const method = req.method;
     if (!ALLOWED_METHODS[route.kind].includes(method)) {
       throw new RegistryError('Unsupported', `${method} is not supported on this endpoint`, undefined, { Allow: ALLOWED_METHODS[route.kind].join(', ') });
+    }
+    if (route.kind === 'blob' && (method === 'GET' || method === 'HEAD')) {
+      const token = parts.query.get(DOWNLOAD_TOKEN_PARAM);
+      if (token !== null) return await tokenDownload({ req, reply, raw, method }, route.name, route.digest, token);
     }
     const principal = await deps.authenticator.authenticate({ headers: raw.headers });
     if (principal === null) throw new RegistryError('Unauthorized', 'authentication required');
@@ -213,6 +223,23 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
 
   async function getBlob(call: Call, name: string, digest: string): Promise<void> {
     const repo = await repository(call, name, 'blob.get');
+    await sendBlob(call, repo, digest);
+  }
+
+  /**
+   * A blob GET or HEAD with a download token (a URL from GetDownloadUrlForLayer) instead of
+   * credentials: the token alone grants this one blob of its repository until it expires.
+   */
+  async function tokenDownload(call: BlobCall, name: string, digest: string, token: string): Promise<void> {
+    call.req.berth = { op: 'blob.get', repository: name };
+    if (deps.keyring === undefined) throw new RegistryError('Unauthorized', 'download tokens are not accepted by this server');
+    const grant = readDownloadToken(deps.keyring, token, (deps.now ?? Date.now)(), { repository: name, digest });
+    call.req.berth = { ...call.req.berth, principal: grant.issuedTo };
+    await sendBlob(call, await registry.repositories.get(grant.accountId, name), digest);
+  }
+
+  /** Answers a blob GET (ranges, or a redirect to the store) or HEAD from the repository. */
+  async function sendBlob(call: BlobCall, repo: Repository, digest: string): Promise<void> {
     parseDigest(digest);
     const common = { 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ETag: `"${digest}"`, 'Cache-Control': 'max-age=31536000' };
     if (call.method === 'HEAD') {
@@ -290,6 +317,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   }
 
   async function tryMount(call: Call, repo: Repository, digest: string, fromName: string): Promise<boolean> {
+    // The account's BLOB_MOUNTING setting (PutAccountSetting) DISABLED: no mount; the client uploads instead.
+    if (!(await registry.repositories.blobMountingEnabled(call.accountId))) return false;
     try {
       validateRepositoryName(fromName);
     } catch {
@@ -303,6 +332,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     }
     const from = await registry.repositories.find(call.accountId, fromName);
     if (from === undefined) return false;
+    // As ECR: only between repositories with the same encryption configuration.
+    if (from.settings.encryptionType !== repo.settings.encryptionType || from.settings.kmsKey !== repo.settings.kmsKey) return false;
     return (await registry.blobs.mount(repo, digest, from)) !== null;
   }
 

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { RegistryError } from '../core/errors.ts';
 import { parseDigest, type ParsedDigest } from '../core/digest.ts';
 import type { Repository, Upload } from '../meta/index.ts';
-import { UPLOADS_PREFIX } from '../storage/index.ts';
+import { isNotFound, UPLOADS_PREFIX } from '../storage/index.ts';
 import type { RegistryContext } from './context.ts';
 import type { BlobInfo } from './blobs.ts';
 
@@ -138,4 +138,28 @@ export class UploadService {
     if (removed > 0) this.ctx.log.info({ removed }, 'purged abandoned uploads');
     return removed;
   }
+
+  /**
+   * A small note that the protocol driving an upload keeps with it (the ECR layer API keeps its part
+   * count and sizes there). It lives under the upload's storage prefix, so whatever ends the upload
+   * (completion, cancel, purge) removes it too. null when none was written.
+   */
+  async readNote(repo: Repository, id: string): Promise<string | null> {
+    await this.get(repo, id);
+    try {
+      return (await this.ctx.blobs.driver.get(noteKey(id))).toString('utf8');
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async writeNote(repo: Repository, id: string, text: string): Promise<void> {
+    await this.get(repo, id);
+    await this.ctx.blobs.driver.put(noteKey(id), Buffer.from(text, 'utf8'));
+  }
+}
+
+function noteKey(id: string): string {
+  return `${UPLOADS_PREFIX}${id}/note`;
 }
