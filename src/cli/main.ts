@@ -5,6 +5,7 @@ import { configKeys, ConfigError, loadConfig, readConfigFile, validateConfig, ty
 import { serve } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { copyCommand } from './copy.ts';
+import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -18,6 +19,9 @@ Usage:
                                  stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
   berth config validate FILE     check a YAML configuration file
   berth config keys              list every configuration key with its environment variable
+  berth repo create|list|delete  manage repositories   (see below)
+  berth image list|delete        manage images
+  berth login                    print a registry password
   berth --version | --help
 
 Flags of serve and migrate (each has an environment equivalent):
@@ -33,7 +37,8 @@ start, berth generates them, prints them once and stores them in <data-dir>/root
 Migrations: every process applies pending ones at start (on PostgreSQL exactly one of them, under a
 lock); berth migrate does it as a separate step. copy: BERTH_* variables apply to TO.yaml and
 BERTH_FROM_* variables to FROM.yaml.
-`;
+
+${ECR_HELP}`;
 
 function stdoutLine(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -102,6 +107,10 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         return await migrateCommand(configFromArgs(rest, env), out, err);
       case 'copy':
         return await copyCommand(rest, env, out, err);
+      case 'repo':
+      case 'image':
+      case 'login':
+        return await ecrCommand(cmd, rest, env, out, err);
       case 'config': {
         const [sub, file] = rest;
         if (sub === 'validate' && file !== undefined) {
@@ -123,6 +132,10 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   } catch (e) {
     if (e instanceof ConfigError) {
       err(e.message);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      err(`berth: ${e.message}`);
       return 2;
     }
     if (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
