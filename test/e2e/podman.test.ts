@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Fixture } from '../fixtures/build.ts';
-import { childEnv, startServer, type RunningServer } from '../helpers/server.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
 import {
   Cleanup,
   assertOk,
@@ -17,6 +17,7 @@ import {
   loadFixtures,
   makeTempDir,
   missingTools,
+  podmanSandbox,
   run,
   sha256Hex,
   skopeo,
@@ -60,34 +61,7 @@ describe('podman', () => {
     cleanup.dir(work);
     const dirs = ['home', 'runtime', 'config', 'data', 'root', 'runroot', 'tmp', 'skopeo-home'];
     for (const d of dirs) await mkdir(join(work, d), { mode: 0o700 });
-    await writeFile(join(work, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${join(work, 'root')}"\nrunroot = "${join(work, 'runroot')}"\n`);
-    await writeFile(join(work, 'containers.conf'), '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
-    await writeFile(join(work, 'registries.conf'), 'unqualified-search-registries = []\n');
-    await writeFile(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    authFile = join(work, 'auth.json');
-    env = childEnv({
-      HOME: join(work, 'home'),
-      XDG_RUNTIME_DIR: join(work, 'runtime'),
-      XDG_CONFIG_HOME: join(work, 'config'),
-      XDG_DATA_HOME: join(work, 'data'),
-      TMPDIR: join(work, 'tmp'),
-      REGISTRY_AUTH_FILE: authFile,
-      CONTAINERS_STORAGE_CONF: join(work, 'storage.conf'),
-      CONTAINERS_CONF: join(work, 'containers.conf'),
-      CONTAINERS_REGISTRIES_CONF: join(work, 'registries.conf'),
-    });
-    globalFlags = [
-      '--storage-driver',
-      'vfs',
-      '--root',
-      join(work, 'root'),
-      '--runroot',
-      join(work, 'runroot'),
-      '--tmpdir',
-      join(work, 'tmp'),
-      '--cgroup-manager=cgroupfs',
-      '--events-backend=file',
-    ];
+    ({ env, flags: globalFlags, authFile } = await podmanSandbox(work));
     // podman's storage holds files podman may make read-only; `podman system reset` is not needed:
     // removing the directory (cleanup.dir above) is enough with vfs and no containers.
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -501,4 +501,37 @@ export async function patternDigest(size: number, seed = 1): Promise<string> {
 
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
+}
+
+/** podman isolated in a work directory: its environment, global flags and auth file. */
+export interface PodmanSandbox {
+  env: Record<string, string>;
+  flags: string[];
+  authFile: string;
+}
+
+/**
+ * Sets up podman in `work`: vfs storage, every configuration file (storage, engine, registries,
+ * policy) and the auth file there, nothing from the machine's own setup.
+ */
+export async function podmanSandbox(work: string): Promise<PodmanSandbox> {
+  for (const d of ['home', 'runtime', 'config', 'data', 'root', 'runroot', 'tmp']) await mkdir(join(work, d), { recursive: true, mode: 0o700 });
+  await writeFile(join(work, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${join(work, 'root')}"\nrunroot = "${join(work, 'runroot')}"\n`);
+  await writeFile(join(work, 'containers.conf'), '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+  await writeFile(join(work, 'registries.conf'), 'unqualified-search-registries = []\n');
+  await writeFile(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const authFile = join(work, 'auth.json');
+  const env = childEnv({
+    HOME: join(work, 'home'),
+    XDG_RUNTIME_DIR: join(work, 'runtime'),
+    XDG_CONFIG_HOME: join(work, 'config'),
+    XDG_DATA_HOME: join(work, 'data'),
+    TMPDIR: join(work, 'tmp'),
+    REGISTRY_AUTH_FILE: authFile,
+    CONTAINERS_STORAGE_CONF: join(work, 'storage.conf'),
+    CONTAINERS_CONF: join(work, 'containers.conf'),
+    CONTAINERS_REGISTRIES_CONF: join(work, 'registries.conf'),
+  });
+  const flags = ['--storage-driver', 'vfs', '--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--tmpdir', join(work, 'tmp'), '--cgroup-manager=cgroupfs', '--events-backend=file'];
+  return { env, flags, authFile };
 }
