@@ -21,3 +21,16 @@ test('validateShape reports the member that breaks a pattern', () => {
   assert.ok(v !== null);
   assert.match(v.path, /credentialArn/);
 });
+
+test('base64Length accepts canonical base64 only, and gives the decoded length', async () => {
+  const { base64Length } = await import('./validate.ts');
+  for (const n of [0, 1, 2, 3, 4, 5, 1000]) {
+    const b = Buffer.alloc(n, 0xa5);
+    assert.equal(base64Length(b.toString('base64')), n, `length ${n}`);
+  }
+  for (const bad of ['A', 'AB', 'ABC', 'AB=C', 'A===', '====', 'AB C', 'AB\nC', 'ABC!', 'QUJD-A==', 'QUJD_A==', '=ABC', 'QU=D']) {
+    assert.equal(base64Length(bad), -1, JSON.stringify(bad));
+  }
+  const v = validateShape(SHAPES, 'UploadLayerPartRequest', { repositoryName: 'a/b', uploadId: '0b3c1f0e-1111-2222-3333-444455556666', partFirstByte: 0, partLastByte: 0, layerPartBlob: 'not base64!' });
+  assert.ok(v !== null && /base64/.test(v.message), JSON.stringify(v));
+});

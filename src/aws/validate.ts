@@ -25,6 +25,22 @@ export function fullMatch(pattern: string): RegExp {
   return re;
 }
 
+/**
+ * The decoded length of canonical base64 text (groups of 4, `=` padding only at the end), or -1.
+ * Node's decoder skips characters outside the alphabet, so text with any of them decodes to fewer
+ * bytes than its length promises: one decode checks the alphabet and the length at once, several
+ * times faster than a regular expression over a multi-megabyte layer part.
+ */
+export function base64Length(text: string): number {
+  // Node's decoder also takes the URL-safe alphabet's `-` and `_`.
+  if (text.length % 4 !== 0 || text.includes('-') || text.includes('_')) return -1;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const expected = (text.length / 4) * 3 - pad;
+  if (Buffer.from(text, 'base64').length !== expected) return -1;
+  // `=` inside the text ends Node's decoding early, which the length check above catches too.
+  return expected;
+}
+
 function describe(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > 100 ? `${s.slice(0, 100)}...` : s;
@@ -96,8 +112,9 @@ export function validateShape(shapes: Record<string, Shape>, shapeName: string, 
     case 'timestamp':
       return typeof value === 'number' || typeof value === 'string' ? null : bad('must be a timestamp');
     case 'blob': {
-      if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) return bad('must be base64-encoded');
-      const n = Buffer.byteLength(value, 'base64');
+      if (typeof value !== 'string') return bad('must be base64-encoded');
+      const n = base64Length(value);
+      if (n < 0) return bad('must be base64-encoded');
       if (shape.min !== undefined && n < shape.min) return bad(`must have length greater than or equal to ${shape.min}`);
       if (shape.max !== undefined && n > shape.max) return bad(`must have length less than or equal to ${shape.max}`);
       return null;
