@@ -198,7 +198,7 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       for (let i = 0; i < 7; i++) digests.push(await putManifest(meta, r, `list-${i}`));
       const sorted = [...digests].sort();
       const tagged = new Set([sorted[1], sorted[4], sorted[6]]);
-      for (const [i, dg] of sorted.entries()) if (tagged.has(dg)) await meta.tags.put(r, `t${i}`, dg as string, T0);
+      for (const [i, dg] of sorted.entries()) if (tagged.has(dg)) await meta.tags.put(r, `t${i}`, dg, T0);
       await meta.tags.put(r, 'second', sorted[4] as string, T0);
       const all = await pageAll((after) => meta.manifests.list(r, { after, limit: 2 }), (m) => m.digest);
       assert.deepEqual(all.map((m) => m.digest), sorted);
