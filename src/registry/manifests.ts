@@ -4,6 +4,7 @@ import { isRegistryError, RegistryError } from '../core/errors.ts';
 import { parseDigest } from '../core/digest.ts';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
+import { immutableTagMessage, tagIsMutable } from '../core/mutability.ts';
 import { parseReference, type Reference } from '../core/names.ts';
 import type { Manifest, ManifestMeta, ManifestReference, MetaStore, Repository } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
@@ -16,7 +17,15 @@ export interface PutManifestResult {
   subject?: string;
   /** Whether the manifest was new to the repository. */
   created: boolean;
+  /** The digest the pushed tag pointed at before, when it existed (equal to `digest` when it did not move). */
+  previous?: string;
 }
+
+/** What BatchDeleteImage's removal of a tag did. */
+export type UntagResult =
+  | { kind: 'missing' }
+  | { kind: 'mismatch'; digest: string }
+  | { kind: 'removed'; digest: string; imageDeleted: boolean };
 
 /** How often the last-pull time of a manifest is written at most (ECR refreshes it at least daily). */
 const PULL_RECORD_INTERVAL_MS = 60_000;
@@ -70,10 +79,17 @@ export class ManifestService {
     ];
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
     const now = this.ctx.now();
-    const { created, repoCreated } = await this.ctx.meta.transaction(async (tx) => {
+    const { created, repoCreated, previous } = await this.ctx.meta.transaction(async (tx) => {
       const { repository: repo, created: repoCreated } = await ensureRepository(tx, target.accountId, target.name, now);
       // Moves of this tag by other processes wait for this transaction (the previous digest stays right).
-      if (tag !== undefined) await tx.tags.lock(repo.id, tag);
+      if (tag !== undefined) {
+        await tx.tags.lock(repo.id, tag);
+        // Tag immutability (all four modes): an immutable tag never moves; pushing its digest again is fine.
+        const current = await tx.tags.get(repo.id, tag);
+        if (current !== undefined && current !== parsed.digest && !tagIsMutable(repo.settings, tag)) {
+          throw new RegistryError('ImageTagImmutable', immutableTagMessage(repo.settings, repo.name, tag), { tag, digest: current });
+        }
+      }
       // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
       await this.checkReferences(tx, repo, parsed);
       const inserted = await tx.manifests.put({
@@ -111,11 +127,12 @@ export class ManifestService {
           createdAt: now,
         });
       }
-      return { created: inserted, repoCreated };
+      return { created: inserted, repoCreated, previous };
     });
     if (repoCreated) this.ctx.log.info({ repository: target.name, account: target.accountId }, 'repository created');
     const result: PutManifestResult = { digest: parsed.digest, mediaType: parsed.mediaType, created };
     if (parsed.subject !== undefined) result.subject = parsed.subject.digest;
+    if (previous !== undefined) result.previous = previous;
     return result;
   }
 
@@ -157,11 +174,12 @@ export class ManifestService {
   /**
    * DELETE by tag removes the tag; DELETE by digest removes the manifest and every tag pointing at
    * it. A manifest that an index in the repository lists is refused: delete the index first.
+   * Returns the digest and the tags removed.
    */
-  async delete(repo: Repository, reference: string): Promise<void> {
+  async delete(repo: Repository, reference: string): Promise<{ digest: string; tags: string[] }> {
     const ref = readReference(repo, reference);
     const now = this.ctx.now();
-    await this.ctx.meta.transaction(async (tx) => {
+    return await this.ctx.meta.transaction(async (tx) => {
       if (ref.kind === 'tag') {
         await tx.tags.lock(repo.id, ref.tag);
         const digest = await tx.tags.delete(repo.id, ref.tag);
@@ -175,29 +193,65 @@ export class ManifestService {
           detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': ref.tag },
           createdAt: now,
         });
-        return;
+        return { digest, tags: [ref.tag] };
       }
-      const digest = ref.digest.digest;
-      const meta = await tx.manifests.getMeta(repo.id, digest);
-      if (meta === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
-      const parents = (await tx.manifests.parents(repo.id, digest)).filter((p) => p !== digest);
-      if (parents.length > 0) {
-        throw new RegistryError('ManifestReferenced', `manifest ${digest} is listed by index ${parents.slice(0, 5).join(', ')} in repository ${repo.name}; delete the index first`, {
-          digest,
-          indexes: parents.slice(0, 5),
-        });
-      }
-      const tags = await tx.tags.forDigest(repo.id, digest);
-      await tx.manifests.delete(repo.id, digest);
+      return { digest: ref.digest.digest, tags: await this.deleteManifest(tx, repo, ref.digest.digest, now) };
+    });
+  }
+
+  /** Inside a transaction: deletes the manifest and its tags (returned), unless an index in the repository lists it. */
+  private async deleteManifest(tx: MetaStore, repo: Repository, digest: string, now: number): Promise<string[]> {
+    const meta = await tx.manifests.getMeta(repo.id, digest);
+    if (meta === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
+    const parents = (await tx.manifests.parents(repo.id, digest)).filter((p) => p !== digest);
+    if (parents.length > 0) {
+      throw new RegistryError('ManifestReferenced', `manifest ${digest} is listed by index ${parents.slice(0, 5).join(', ')} in repository ${repo.name}; delete the index first`, {
+        digest,
+        indexes: parents.slice(0, 5),
+      });
+    }
+    const tags = await tx.tags.forDigest(repo.id, digest);
+    await tx.manifests.delete(repo.id, digest);
+    await tx.events.append({
+      accountId: repo.accountId,
+      type: 'image.delete',
+      repository: repo.name,
+      digest,
+      tag: null,
+      detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tags': tags, 'manifest-media-type': meta.mediaType },
+      createdAt: now,
+    });
+    return tags;
+  }
+
+  /**
+   * ECR's BatchDeleteImage by tag: removes the tag (when `expectDigest` is given, only if the tag
+   * points at it). An image left without tags is deleted with it, as ECR deletes an image together
+   * with its last tag, unless an index in the repository lists it: then it stays, untagged, like the
+   * index's other children.
+   */
+  async untag(repo: Repository, tag: string, expectDigest?: string): Promise<UntagResult> {
+    const now = this.ctx.now();
+    return await this.ctx.meta.transaction(async (tx): Promise<UntagResult> => {
+      await tx.tags.lock(repo.id, tag);
+      const digest = await tx.tags.get(repo.id, tag);
+      if (digest === undefined) return { kind: 'missing' };
+      if (expectDigest !== undefined && digest !== expectDigest) return { kind: 'mismatch', digest };
+      await tx.tags.delete(repo.id, tag);
       await tx.events.append({
         accountId: repo.accountId,
         type: 'image.delete',
         repository: repo.name,
         digest,
-        tag: null,
-        detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tags': tags, 'manifest-media-type': meta.mediaType },
+        tag,
+        detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': tag },
         createdAt: now,
       });
+      const untagged = (await tx.tags.forDigest(repo.id, digest)).length === 0;
+      const listed = (await tx.manifests.parents(repo.id, digest)).some((p) => p !== digest);
+      if (!untagged || listed) return { kind: 'removed', digest, imageDeleted: false };
+      await this.deleteManifest(tx, repo, digest, now);
+      return { kind: 'removed', digest, imageDeleted: true };
     });
   }
 
