@@ -79,6 +79,7 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'repository_tags', key: ['repository_id', 'key'], batch: 500, mode: 'sync' },
   { name: 'repository_policies', key: ['repository_id', 'kind'], batch: 500, mode: 'sync' },
   { name: 'account_settings', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
+  { name: 'account_policies', key: ['account_id', 'kind'], batch: 500, mode: 'sync' },
   { name: 'creation_templates', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },

@@ -192,6 +192,18 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.equal(await meta.repositories.policyText(other.id, 'repository'), '{"other":true}');
     }));
 
+    it('account policies: put, replaced, removed, one per account', withMeta(async (meta) => {
+      const OTHER = '444455556666';
+      assert.equal(await meta.accountPolicies.get(ACCOUNT, 'registry'), undefined);
+      await meta.accountPolicies.put(ACCOUNT, 'registry', '{"a":1}', T0);
+      await meta.accountPolicies.put(OTHER, 'registry', '{"b":2}', T0);
+      await meta.accountPolicies.put(ACCOUNT, 'registry', '{"a":3}', T0 + 1);
+      assert.equal(await meta.accountPolicies.get(ACCOUNT, 'registry'), '{"a":3}');
+      await meta.accountPolicies.put(ACCOUNT, 'registry', null, T0 + 2);
+      assert.equal(await meta.accountPolicies.get(ACCOUNT, 'registry'), undefined);
+      assert.equal(await meta.accountPolicies.get(OTHER, 'registry'), '{"b":2}');
+    }));
+
     it('manifests.list filters by tag status and pages by digest; tags.forDigests groups tags by digest', withMeta(async (meta) => {
       const r = await repo(meta);
       const digests = [];

@@ -47,6 +47,14 @@ export interface RepositoryPoliciesTable {
   updated_at: number;
 }
 
+export interface AccountPoliciesTable {
+  account_id: string;
+  /** 'registry': the registry policy. */
+  kind: string;
+  text: string;
+  updated_at: number;
+}
+
 export interface AccountSettingsTable {
   account_id: string;
   name: string;
@@ -172,5 +180,6 @@ export interface Database {
   repository_tags: RepositoryTagsTable;
   repository_policies: RepositoryPoliciesTable;
   account_settings: AccountSettingsTable;
+  account_policies: AccountPoliciesTable;
   creation_templates: CreationTemplatesTable;
 }

@@ -739,6 +739,34 @@ export class AccountSettingsStore {
   }
 }
 
+export type AccountPolicyKind = 'registry';
+
+/** Policy documents of an account: its registry policy. */
+export class AccountPoliciesStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  async get(accountId: string, kind: AccountPolicyKind): Promise<string | undefined> {
+    const r = await this.db.selectFrom('account_policies').select('text').where('account_id', '=', accountId).where('kind', '=', kind).executeTakeFirst();
+    return r?.text;
+  }
+
+  /** Sets (or, with null, removes) the account's policy document of that kind. */
+  async put(accountId: string, kind: AccountPolicyKind, text: string | null, now: number): Promise<void> {
+    if (text === null) {
+      await this.db.deleteFrom('account_policies').where('account_id', '=', accountId).where('kind', '=', kind).execute();
+      return;
+    }
+    await this.db
+      .insertInto('account_policies')
+      .values({ account_id: accountId, kind, text, updated_at: now })
+      .onConflict((oc) => oc.columns(['account_id', 'kind']).doUpdateSet({ text, updated_at: now }))
+      .execute();
+  }
+}
+
 export interface CreationTemplateRow {
   accountId: string;
   prefix: string;
@@ -807,6 +835,7 @@ export class MetaStore {
   readonly uploads: UploadStoreMeta;
   readonly events: EventStore;
   readonly accountSettings: AccountSettingsStore;
+  readonly accountPolicies: AccountPoliciesStore;
   readonly creationTemplates: CreationTemplateStore;
 
   readonly db: Kysely<Database>;
@@ -829,6 +858,7 @@ export class MetaStore {
     this.uploads = new UploadStoreMeta(db);
     this.events = new EventStore(db);
     this.accountSettings = new AccountSettingsStore(db);
+    this.accountPolicies = new AccountPoliciesStore(db);
     this.creationTemplates = new CreationTemplateStore(db);
   }
 

@@ -202,6 +202,18 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('repository_policies_pk', ['repository_id', 'kind'])
       .execute();
   },
+  '0005_account_policies': async (db) => {
+    // Policy documents of an account (registry), one per kind: 'registry' for PutRegistryPolicy.
+    // Kept as the client sent them; the policy engine parses them when it decides.
+    await db.schema
+      .createTable('account_policies')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('account_policies_pk', ['account_id', 'kind'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
