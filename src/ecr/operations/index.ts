@@ -5,11 +5,13 @@ import type { EcrOperation } from '../operation.ts';
 import { REPOSITORY_OPERATIONS } from './repositories.ts';
 import { IMAGE_OPERATIONS } from './images.ts';
 import { LAYER_OPERATIONS } from './layers.ts';
+import { POLICY_OPERATIONS } from './policies.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...REPOSITORY_OPERATIONS,
   ...IMAGE_OPERATIONS,
   ...LAYER_OPERATIONS,
+  ...POLICY_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;
