@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { AccountRootAuthorizer, BasicAuthenticator, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring } from '../auth/index.ts';
+import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring } from '../auth/index.ts';
 import { OPERATION_HANDLERS, type EcrProtocolDeps } from '../ecr/index.ts';
 import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
@@ -26,6 +26,8 @@ export interface App {
   registry: Registry;
   authenticator: BasicAuthenticator;
   authorizer: Authorizer;
+  /** Seals secrets and signs tokens (access-key secrets, login and download tokens). */
+  keyring: Keyring;
   jobs: JobQueue;
   http: FastifyInstance;
   boot: BootstrapResult;
@@ -118,7 +120,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
     },
   });
-  const authorizer = new AccountRootAuthorizer();
+  const authorizer = new PolicyAuthorizer({ meta });
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
   jobs.register('uploads.purge', async () => {
     await registry.uploads.purge(config.uploads.purgeAfter);
@@ -173,6 +175,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     registry,
     authenticator,
     authorizer,
+    keyring,
     jobs,
     http,
     boot,

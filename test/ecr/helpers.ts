@@ -1,5 +1,6 @@
 // An in-process berth with an ECR client of the AWS SDK pointed at it.
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { hashSecret, newAccessKeyId, newSecretAccessKey } from '../../src/auth/index.ts';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 
 export interface EcrTestApp extends TestApp {
@@ -32,4 +33,26 @@ export async function startEcrApp(opts: TestAppOptions = {}): Promise<EcrTestApp
       await t.close();
     },
   };
+}
+
+/** The exception a rejected call gives: its name, message and HTTP status. Fails the test if the call succeeded. */
+export async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
+  }
+  throw new Error('the call succeeded');
+}
+
+/** Another account with a root access key in the same berth, and an ECR client signed with it. */
+export async function addAccount(t: EcrTestApp, accountId: string): Promise<{ accountId: string; accessKeyId: string; secretAccessKey: string; ecr: ECRClient; auth: string }> {
+  const accessKeyId = newAccessKeyId();
+  const secretAccessKey = newSecretAccessKey();
+  const now = Date.now();
+  await t.app.meta.accounts.ensure(accountId, now);
+  await t.app.meta.accessKeys.put({ accessKeyId, accountId, userName: 'root', secretHash: await hashSecret(secretAccessKey), secretEnc: t.app.keyring.encrypt(secretAccessKey), status: 'Active', createdAt: now });
+  const auth = `Basic ${Buffer.from(`${accessKeyId}:${secretAccessKey}`).toString('base64')}`;
+  return { accountId, accessKeyId, secretAccessKey, ecr: t.client({ accessKeyId, secretAccessKey }), auth };
 }

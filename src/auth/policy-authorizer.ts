@@ -1,0 +1,94 @@
+// The Authorizer of berth: AWS's policy evaluation (src/auth/policy) over the policies that apply to
+// a request: the repository's policy, the registry policy (for every ECR action with the V2 scope,
+// for replication, imports and repository creation with V1), and the caller's identity policies.
+// An account's root user is not governed by identity policies: it may do anything in its own
+// account unless a resource policy denies it, and another account's resources when their policies
+// grant it (the identity side of a cross-account request is then the root's, which allows all).
+import { createHash } from 'node:crypto';
+import type { MetaStore } from '../meta/index.ts';
+import type { Authorizer, Decision, Resource } from './authorizer.ts';
+import { evaluate, parsePolicy, type Policy } from './policy/index.ts';
+import type { Principal } from './principal.ts';
+
+const REGISTRY_POLICY_V1_ACTIONS = new Set(['ecr:replicateimage', 'ecr:batchimportupstreamimage', 'ecr:createrepository']);
+const REPOSITORY_ARN = /^arn:aws:ecr:[^:]*:(\d{12}):repository\/(.+)$/;
+
+export interface PolicyAuthorizerDeps {
+  meta: MetaStore;
+}
+
+export interface RequestFacts {
+  sourceIp?: string;
+  secureTransport?: boolean;
+}
+
+export class PolicyAuthorizer implements Authorizer {
+  private readonly meta: MetaStore;
+  /** Parsed documents by the hash of their text: policies change rarely and parse once. */
+  private readonly parsed = new Map<string, Policy>();
+
+  constructor(deps: PolicyAuthorizerDeps) {
+    this.meta = deps.meta;
+  }
+
+  private parse(text: string): Policy | undefined {
+    const key = createHash('sha256').update(text).digest('base64');
+    let p = this.parsed.get(key);
+    if (p === undefined) {
+      try {
+        p = parsePolicy(text, 'resource');
+      } catch {
+        // Stored documents were validated when written; one that no longer parses grants nothing.
+        return undefined;
+      }
+      if (this.parsed.size >= 1000) this.parsed.clear();
+      this.parsed.set(key, p);
+    }
+    return p;
+  }
+
+  private async resourcePolicies(action: string, resource: Resource): Promise<Array<{ name: string; policy: Policy }>> {
+    const out: Array<{ name: string; policy: Policy }> = [];
+    const m = REPOSITORY_ARN.exec(resource.arn);
+    if (m !== null && m[2] !== undefined && m[2] !== '*') {
+      const repo = await this.meta.repositories.get(resource.accountId, m[2]);
+      const text = repo === undefined ? undefined : await this.meta.repositories.policyText(repo.id, 'repository');
+      const policy = text === undefined ? undefined : this.parse(text);
+      if (policy !== undefined) out.push({ name: 'the repository policy', policy });
+    }
+    const registryText = await this.meta.accountPolicies.get(resource.accountId, 'registry');
+    if (registryText !== undefined) {
+      const scope = (await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? 'V2';
+      const policy = this.parse(registryText);
+      if (policy !== undefined && (scope === 'V2' || REGISTRY_POLICY_V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
+    }
+    return out;
+  }
+
+  async authorize(principal: Principal | null, action: string, resource: Resource, facts: RequestFacts = {}): Promise<Decision> {
+    const resourcePolicies = await this.resourcePolicies(action, resource);
+    const values: Record<string, string | undefined> = {
+      'aws:SourceIp': facts.sourceIp,
+      'aws:SecureTransport': facts.secureTransport === undefined ? undefined : String(facts.secureTransport),
+      'aws:CurrentTime': new Date().toISOString(),
+      'aws:EpochTime': String(Math.floor(Date.now() / 1000)),
+    };
+    if (principal !== null) {
+      values['aws:PrincipalArn'] = principal.arn;
+      values['aws:PrincipalAccount'] = principal.accountId;
+      values['aws:PrincipalType'] = principal.kind === 'root' ? 'Account' : 'User';
+      if (principal.kind === 'user') values['aws:username'] = principal.userName;
+    }
+    const r = evaluate({
+      principal: principal === null ? { arn: '*', accountId: '', anonymous: true } : { arn: principal.arn, accountId: principal.accountId, isRoot: principal.kind === 'root' },
+      action,
+      resource,
+      context: { values },
+      // IAM users, groups and roles with their policies come with the IAM API; a root user is
+      // governed by no identity policy (the evaluator grants it its own account).
+      identityPolicies: [],
+      resourcePolicies,
+    });
+    return { allowed: r.allowed, reason: r.reason };
+  }
+}
