@@ -46,6 +46,12 @@ export async function refusal(p: Promise<unknown>): Promise<{ name: string; mess
   throw new Error('the call succeeded');
 }
 
+/** The exception's name and message alone. */
+export async function refusalMessage(p: Promise<unknown>): Promise<{ name: string; message: string }> {
+  const { name, message } = await refusal(p);
+  return { name, message };
+}
+
 /** Another account with a root access key in the same berth, and an ECR client signed with it. */
 export async function addAccount(t: EcrTestApp, accountId: string): Promise<{ accountId: string; accessKeyId: string; secretAccessKey: string; ecr: ECRClient; auth: string }> {
   const accessKeyId = newAccessKeyId();

@@ -20,7 +20,7 @@ import {
   type ImageTagMutability,
   type ListImagesCommandInput,
 } from '@aws-sdk/client-ecr';
-import { startEcrApp, type EcrTestApp } from './helpers.ts';
+import { refusalMessage, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -39,16 +39,6 @@ function sha256(b: Buffer | string): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-/** The exception name and message a rejected call gives. */
-async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string };
-    return { name: err.name, message: err.message };
-  }
-  assert.fail('the call succeeded');
-}
 
 async function eventually<T>(f: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 100; i++) {
@@ -221,9 +211,9 @@ describe('image operations', () => {
       const describeToken = (await t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, maxResults: 1 }))).nextToken;
       assert.ok(describeToken !== undefined);
       for (const nextToken of ['garbage', Buffer.from('{"v":1}').toString('base64url'), describeToken]) {
-        assert.deepEqual(await refusal(t.ecr.send(new ListImagesCommand({ repositoryName: REPO, nextToken }))), { name: 'InvalidParameterException', message: BAD_TOKEN }, nextToken);
+        assert.deepEqual(await refusalMessage(t.ecr.send(new ListImagesCommand({ repositoryName: REPO, nextToken }))), { name: 'InvalidParameterException', message: BAD_TOKEN }, nextToken);
       }
-      assert.deepEqual(await refusal(t.ecr.send(new ListImagesCommand({ repositoryName: 'list/none' }))), repoNotFound('list/none'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new ListImagesCommand({ repositoryName: 'list/none' }))), repoNotFound('list/none'));
     });
   });
 
@@ -321,11 +311,11 @@ describe('image operations', () => {
         name: 'ImageNotFoundException',
         message: `The image with imageId {imageDigest:'${digest}', imageTag:'${tag}'} does not exist within the repository with name '${REPO}' in the registry with id '${account}'`,
       });
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageTag: 'v1' }, { imageTag: 'nope' }] }))), notFound('null', 'nope'));
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageDigest: missing }] }))), notFound(missing, 'null'));
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageDigest: img.digest, imageTag: 'docker' }] }))), notFound(img.digest, 'docker'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageTag: 'v1' }, { imageTag: 'nope' }] }))), notFound('null', 'nope'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageDigest: missing }] }))), notFound(missing, 'null'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, imageIds: [{ imageDigest: img.digest, imageTag: 'docker' }] }))), notFound(img.digest, 'docker'));
       const both: DescribeImagesCommandInput = { repositoryName: REPO, imageIds: [{ imageTag: 'v1' }], maxResults: 5 };
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand(both))), {
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand(both))), {
         name: 'InvalidParameterException',
         message: 'Invalid parameter: nextToken, maxResults and filter cannot be used together with imageIds',
       });
@@ -350,8 +340,8 @@ describe('image operations', () => {
       assert.deepEqual(await pages({ maxResults: 2 }), [all.slice(0, 2), all.slice(2, 4), all.slice(4)]);
       assert.deepEqual(await pages({ maxResults: 5 }), [all]);
       assert.deepEqual(await pages({ maxResults: 1, filter: { tagStatus: 'TAGGED' } }), all.filter((d) => taggedSet.has(d)).map((d) => [d]));
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, nextToken: 'garbage' }))), { name: 'InvalidParameterException', message: BAD_TOKEN });
-      assert.deepEqual(await refusal(t.ecr.send(new DescribeImagesCommand({ repositoryName: 'describe/none' }))), repoNotFound('describe/none'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO, nextToken: 'garbage' }))), { name: 'InvalidParameterException', message: BAD_TOKEN });
+      assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeImagesCommand({ repositoryName: 'describe/none' }))), repoNotFound('describe/none'));
     });
   });
 
@@ -400,7 +390,7 @@ describe('image operations', () => {
         { imageId: { imageTag: '.dot' }, failureCode: 'InvalidImageTag', failureReason: "Invalid request parameters: image tag should satisfy the regex '[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}'" },
       ]);
       for (const f of r.failures ?? []) assert.ok(FAILURE_CODES.has(f.failureCode ?? ''), f.failureCode);
-      assert.deepEqual(await refusal(t.ecr.send(new BatchGetImageCommand({ repositoryName: 'get/none', imageIds: [{ imageTag: 'v1' }] }))), repoNotFound('get/none'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new BatchGetImageCommand({ repositoryName: 'get/none', imageIds: [{ imageTag: 'v1' }] }))), repoNotFound('get/none'));
     });
 
     test('acceptedMediaTypes: an image of another media type is a failure (ImageNotFound: the model has no other code for it)', async () => {
@@ -505,7 +495,7 @@ describe('image operations', () => {
         ],
       });
       assert.deepEqual(await state(t, REPO), expectState([[b, ['b']]]));
-      assert.deepEqual(await refusal(t.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'delete/none', imageIds: [{ imageTag: 'a' }] }))), repoNotFound('delete/none'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'delete/none', imageIds: [{ imageTag: 'a' }] }))), repoNotFound('delete/none'));
     });
   });
 
@@ -538,7 +528,7 @@ describe('image operations', () => {
       const m = await push(t, REPO, await buildImage(t, REPO), ['base']);
       const before = await state(t, REPO);
       const put = (input: { imageManifest: string; imageTag?: string; imageDigest?: string }): Promise<{ name: string; message: string }> =>
-        refusal(t.ecr.send(new PutImageCommand({ repositoryName: REPO, ...input })));
+        refusalMessage(t.ecr.send(new PutImageCommand({ repositoryName: REPO, ...input })));
 
       assert.deepEqual(await put({ imageManifest: m.body, imageTag: 'base' }), {
         name: 'ImageAlreadyExistsException',
@@ -578,15 +568,15 @@ describe('image operations', () => {
       const m2 = await buildImage(t, IMM);
       await t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m1.body, imageTag: 'v1' }));
       const before = await state(t, IMM);
-      assert.deepEqual(await refusal(t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m2.body, imageTag: 'v1' }))), {
+      assert.deepEqual(await refusalMessage(t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m2.body, imageTag: 'v1' }))), {
         name: 'ImageTagAlreadyExistsException',
         message: `The image tag 'v1' already exists in the '${IMM}' repository and cannot be overwritten because the repository is immutable.`,
       });
-      assert.equal((await refusal(t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m1.body, imageTag: 'v1' })))).name, 'ImageAlreadyExistsException');
+      assert.equal((await refusalMessage(t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m1.body, imageTag: 'v1' })))).name, 'ImageAlreadyExistsException');
       assert.deepEqual(await state(t, IMM), before, 'm2 was not stored, v1 did not move');
       await t.ecr.send(new PutImageCommand({ repositoryName: IMM, imageManifest: m2.body, imageTag: 'v2' }));
       assert.deepEqual(await state(t, IMM), expectState([[m1, ['v1']], [m2, ['v2']]]));
-      assert.deepEqual(await refusal(t.ecr.send(new PutImageCommand({ repositoryName: 'put/none', imageManifest: m1.body, imageTag: 'v1' }))), repoNotFound('put/none'));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new PutImageCommand({ repositoryName: 'put/none', imageManifest: m1.body, imageTag: 'v1' }))), repoNotFound('put/none'));
     });
   });
 

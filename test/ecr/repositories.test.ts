@@ -21,20 +21,10 @@ import {
   type Repository,
   type Tag,
 } from '@aws-sdk/client-ecr';
-import { startEcrApp, type EcrTestApp } from './helpers.ts';
+import { refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const OTHER_ACCOUNT = '999988887777';
 
-/** The exception name and message a rejected call gives. */
-async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, message: err.message, status: err.$metadata?.httpStatusCode };
-  }
-  assert.fail('the call succeeded');
-}
 
 function sha256(b: Buffer | string): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;

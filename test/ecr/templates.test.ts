@@ -23,22 +23,13 @@ import {
   type UpdateRepositoryCreationTemplateCommandInput,
 } from '@aws-sdk/client-ecr';
 import { assertUnchanged, call, expectOciError, MT, pushImage, sha256, snapshot } from '../integration/bad-input/helpers.ts';
-import { startEcrApp, type EcrTestApp } from './helpers.ts';
+import { refusalMessage, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const BOOTSTRAP_DESCRIPTION = 'Created by berth on first start: a push to a repository that does not exist creates it. Delete it to require CreateRepository (or a template for the prefix).';
 const KMS_KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const REPOSITORY_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'pull', Effect: 'Allow', Principal: '*', Action: ['ecr:BatchGetImage'] }] });
 const LIFECYCLE_POLICY = JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 }, action: { type: 'expire' } }] });
 
-async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string };
-    return { name: err.name, message: err.message };
-  }
-  assert.fail('the call succeeded');
-}
 
 /** The template as the SDK parsed it, without its times (checked separately). */
 function withoutTimes(t: RepositoryCreationTemplate | undefined): Omit<RepositoryCreationTemplate, 'createdAt' | 'updatedAt'> {
@@ -246,11 +237,11 @@ describe('repository creation template operations', () => {
     ];
     for (const [fields, [name, message]] of cases) {
       const input = { ...base, ...fields } as CreateRepositoryCreationTemplateCommandInput;
-      assert.deepEqual(await refusal(t.ecr.send(new CreateRepositoryCreationTemplateCommand(input))), { name, message }, JSON.stringify(fields).slice(0, 200));
+      assert.deepEqual(await refusalMessage(t.ecr.send(new CreateRepositoryCreationTemplateCommand(input))), { name, message }, JSON.stringify(fields).slice(0, 200));
       // The same fields in an update of an existing template (except the create-only cases).
       if (name === 'InvalidParameterException' && fields.prefix === undefined) {
         const u = { ...fields, prefix: 'kept' } as UpdateRepositoryCreationTemplateCommandInput;
-        assert.deepEqual(await refusal(t.ecr.send(new UpdateRepositoryCreationTemplateCommand(u))), { name, message }, `update ${JSON.stringify(fields).slice(0, 200)}`);
+        assert.deepEqual(await refusalMessage(t.ecr.send(new UpdateRepositoryCreationTemplateCommand(u))), { name, message }, `update ${JSON.stringify(fields).slice(0, 200)}`);
       }
     }
     assert.deepEqual(await templates(t), all);
@@ -259,10 +250,10 @@ describe('repository creation template operations', () => {
   test('update and delete of a prefix without a template: TemplateNotFoundException', async () => {
     const all = await templates(t);
     const message = `The repository creation template with prefix 'absent' does not exist in the registry with id '${account}'`;
-    assert.deepEqual(await refusal(t.ecr.send(new UpdateRepositoryCreationTemplateCommand({ prefix: 'absent', description: 'x' }))), { name: 'TemplateNotFoundException', message });
-    assert.deepEqual(await refusal(t.ecr.send(new DeleteRepositoryCreationTemplateCommand({ prefix: 'absent' }))), { name: 'TemplateNotFoundException', message });
+    assert.deepEqual(await refusalMessage(t.ecr.send(new UpdateRepositoryCreationTemplateCommand({ prefix: 'absent', description: 'x' }))), { name: 'TemplateNotFoundException', message });
+    assert.deepEqual(await refusalMessage(t.ecr.send(new DeleteRepositoryCreationTemplateCommand({ prefix: 'absent' }))), { name: 'TemplateNotFoundException', message });
     // "prefix" and "prefix/" are different templates.
-    assert.deepEqual(await refusal(t.ecr.send(new DeleteRepositoryCreationTemplateCommand({ prefix: 'kept/' }))), {
+    assert.deepEqual(await refusalMessage(t.ecr.send(new DeleteRepositoryCreationTemplateCommand({ prefix: 'kept/' }))), {
       name: 'TemplateNotFoundException',
       message: `The repository creation template with prefix 'kept/' does not exist in the registry with id '${account}'`,
     });
@@ -331,15 +322,15 @@ describe('DescribeRepositoryCreationTemplates pagination and limits', () => {
   });
 
   test('refuses a bad nextToken and maxResults out of 1..1000', async () => {
-    assert.deepEqual(await refusal(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ nextToken: 'not-a-token' }))), {
+    assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ nextToken: 'not-a-token' }))), {
       name: 'InvalidParameterException',
       message: "Invalid parameter at 'nextToken' failed to satisfy constraint: 'must be a token from a previous response'",
     });
-    assert.deepEqual(await refusal(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ maxResults: 0 }))), {
+    assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ maxResults: 0 }))), {
       name: 'InvalidParameterException',
       message: "Invalid parameter at 'maxResults' failed to satisfy constraint: 'must be greater than or equal to 1'",
     });
-    assert.deepEqual(await refusal(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ maxResults: 1001 }))), {
+    assert.deepEqual(await refusalMessage(t.ecr.send(new DescribeRepositoryCreationTemplatesCommand({ maxResults: 1001 }))), {
       name: 'InvalidParameterException',
       message: "Invalid parameter at 'maxResults' failed to satisfy constraint: 'must be less than or equal to 1000'",
     });
@@ -350,12 +341,12 @@ describe('DescribeRepositoryCreationTemplates pagination and limits', () => {
     for (let i = have; i < 50; i++) await t.ecr.send(new CreateRepositoryCreationTemplateCommand({ prefix: `fill/n${i}`, appliedFor: ['REPLICATION'] }));
     const before = await prefixesOf(t);
     assert.equal(before.length, 50);
-    assert.deepEqual(await refusal(t.ecr.send(new CreateRepositoryCreationTemplateCommand({ prefix: 'one-too-many', appliedFor: ['CREATE_ON_PUSH'] }))), {
+    assert.deepEqual(await refusalMessage(t.ecr.send(new CreateRepositoryCreationTemplateCommand({ prefix: 'one-too-many', appliedFor: ['CREATE_ON_PUSH'] }))), {
       name: 'LimitExceededException',
       message: `The registry with id '${account}' already has 50 repository creation templates, the most it may have`,
     });
     // An existing prefix is still refused as existing, not as over the limit.
-    assert.equal((await refusal(t.ecr.send(new CreateRepositoryCreationTemplateCommand({ prefix: 'alpha', appliedFor: ['CREATE_ON_PUSH'] })))).name, 'TemplateAlreadyExistsException');
+    assert.equal((await refusalMessage(t.ecr.send(new CreateRepositoryCreationTemplateCommand({ prefix: 'alpha', appliedFor: ['CREATE_ON_PUSH'] })))).name, 'TemplateAlreadyExistsException');
     assert.deepEqual(await prefixesOf(t), before);
     // After a delete there is room again.
     await t.ecr.send(new DeleteRepositoryCreationTemplateCommand({ prefix: 'fill/n49' }));
