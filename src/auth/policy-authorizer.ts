@@ -6,7 +6,7 @@
 // grant it (the identity side of a cross-account request is then the root's, which allows all).
 import { createHash } from 'node:crypto';
 import type { MetaStore } from '../meta/index.ts';
-import type { Authorizer, Decision, Resource } from './authorizer.ts';
+import type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
 import { evaluate, parsePolicy, type Policy } from './policy/index.ts';
 import type { Principal } from './principal.ts';
 
@@ -15,11 +15,6 @@ const REPOSITORY_ARN = /^arn:aws:ecr:[^:]*:(\d{12}):repository\/(.+)$/;
 
 export interface PolicyAuthorizerDeps {
   meta: MetaStore;
-}
-
-export interface RequestFacts {
-  sourceIp?: string;
-  secureTransport?: boolean;
 }
 
 export class PolicyAuthorizer implements Authorizer {
@@ -47,11 +42,13 @@ export class PolicyAuthorizer implements Authorizer {
     return p;
   }
 
-  private async resourcePolicies(action: string, resource: Resource): Promise<Array<{ name: string; policy: Policy }>> {
+  private async resourcePolicies(action: string, resource: Resource): Promise<{ policies: Array<{ name: string; policy: Policy }>; repositoryId?: number }> {
     const out: Array<{ name: string; policy: Policy }> = [];
+    let repositoryId: number | undefined;
     const m = REPOSITORY_ARN.exec(resource.arn);
     if (m !== null && m[2] !== undefined && m[2] !== '*') {
       const repo = await this.meta.repositories.get(resource.accountId, m[2]);
+      repositoryId = repo?.id;
       const text = repo === undefined ? undefined : await this.meta.repositories.policyText(repo.id, 'repository');
       const policy = text === undefined ? undefined : this.parse(text);
       if (policy !== undefined) out.push({ name: 'the repository policy', policy });
@@ -62,12 +59,25 @@ export class PolicyAuthorizer implements Authorizer {
       const policy = this.parse(registryText);
       if (policy !== undefined && (scope === 'V2' || REGISTRY_POLICY_V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
     }
+    return { policies: out, ...(repositoryId !== undefined ? { repositoryId } : {}) };
+  }
+
+  /** aws:ResourceTag/<key> and ecr:ResourceTag/<key> of the repository, read only when a policy asks for them. */
+  private async resourceTags(repositoryId: number | undefined, policies: ReadonlyArray<{ policy: Policy }>): Promise<Record<string, string>> {
+    const asks = policies.some(({ policy }) => policy.statements.some((s) => s.condition?.some((c) => /resourcetag\//i.test(c.key) || c.values.some((v) => /resourcetag\//i.test(v)))));
+    if (repositoryId === undefined || !asks) return {};
+    const out: Record<string, string> = {};
+    for (const { key, value } of await this.meta.repositories.tags(repositoryId)) {
+      out[`aws:ResourceTag/${key}`] = value;
+      out[`ecr:ResourceTag/${key}`] = value;
+    }
     return out;
   }
 
   async authorize(principal: Principal | null, action: string, resource: Resource, facts: RequestFacts = {}): Promise<Decision> {
-    const resourcePolicies = await this.resourcePolicies(action, resource);
+    const { policies: resourcePolicies, repositoryId } = await this.resourcePolicies(action, resource);
     const values: Record<string, string | undefined> = {
+      ...(await this.resourceTags(repositoryId, resourcePolicies)),
       'aws:SourceIp': facts.sourceIp,
       'aws:SecureTransport': facts.secureTransport === undefined ? undefined : String(facts.secureTransport),
       'aws:CurrentTime': new Date().toISOString(),

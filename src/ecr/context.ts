@@ -1,6 +1,6 @@
 // What an ECR operation receives: the caller, the registry it acts on, and the use-cases.
 import type { Logger } from 'pino';
-import type { Authorizer, Keyring, Principal } from '../auth/index.ts';
+import type { Authorizer, Keyring, Principal, RequestFacts } from '../auth/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Registry } from '../registry/index.ts';
 
@@ -22,6 +22,8 @@ export interface EcrDeps {
 
 export interface EcrContext extends EcrDeps {
   principal: Principal;
+  /** The request's source address and transport, for policy conditions. */
+  facts: RequestFacts;
   /** The registry (account) the request acts on: `registryId` when given, else the caller's account. */
   accountId: string;
   requestId: string;

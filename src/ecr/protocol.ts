@@ -3,7 +3,7 @@
 // its `ecr:` action, and answered in AWS's format; handlers only throw.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.ts';
-import { repositoryArn, type SigV4Verifier } from '../auth/index.ts';
+import { repositoryArn, requestFacts, type SigV4Verifier } from '../auth/index.ts';
 import { validateShape, violationMessage } from '../aws/validate.ts';
 import type { EcrContext, EcrDeps } from './context.ts';
 import { EcrException, renderEcrError } from './errors.ts';
@@ -97,14 +97,16 @@ export async function ecrPlugin(app: FastifyInstance, deps: EcrProtocolDeps): Pr
     const obj = input as Record<string, unknown>;
     const registryId = typeof obj.registryId === 'string' ? obj.registryId : undefined;
     const accountId = registryId ?? principal.accountId;
+    const facts = requestFacts(req);
     const ctx: EcrContext = {
       ...deps,
+      facts,
       principal,
       accountId,
       requestId: req.id,
       async authorize(action, name) {
         const arn = name === undefined ? `arn:aws:ecr:${deps.region}:${accountId}:repository/*` : repositoryArn(deps.region, accountId, name);
-        const d = await deps.authorizer.authorize(principal, action, { arn, accountId });
+        const d = await deps.authorizer.authorize(principal, action, { arn, accountId }, facts);
         if (!d.allowed) throw new RegistryError('Denied', d.reason);
       },
     };

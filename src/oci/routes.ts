@@ -7,7 +7,7 @@ import { parseDigest } from '../core/digest.ts';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal } from '../auth/index.ts';
+import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
@@ -94,7 +94,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   async function authorize(call: Call, op: OciOperation, repoName: string): Promise<void> {
     const arn = repositoryArn(deps.region, call.accountId, repoName);
     for (const action of OCI_ACTIONS[op]) {
-      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId });
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
       if (!d.allowed) throw new RegistryError('Denied', d.reason, { action, resource: arn });
     }
   }
@@ -327,7 +327,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     // Mounting reads the source repository: the caller needs read access there too.
     const arn = repositoryArn(deps.region, call.accountId, fromName);
     for (const action of OCI_ACTIONS['blob.get']) {
-      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId });
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
       if (!d.allowed) return false;
     }
     const from = await registry.repositories.find(call.accountId, fromName);

@@ -17,6 +17,8 @@ import {
   PutImageCommand,
   PutRegistryPolicyCommand,
   SetRepositoryPolicyCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { addAccount, refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
@@ -173,5 +175,44 @@ describe('cross-account access and explicit denies through resource policies', (
       await t.ecr.send(new DeleteRegistryPolicyCommand({}));
     }
     assert.equal((await refusal(describe(REPO))).name, 'AccessDeniedException');
+  });
+
+  test('conditions see the request: aws:SourceIp, aws:SecureTransport, ecr:ResourceTag of the repository', async () => {
+    const setPolicy = (statements: Array<Record<string, unknown>>): Promise<unknown> =>
+      t.ecr.send(new SetRepositoryPolicyCommand({ repositoryName: REPO, policyText: JSON.stringify({ Version: '2012-10-17', Statement: statements }), force: true }));
+    const pullV2 = async (): Promise<number> => {
+      const r = await t.fetch(`/v2/${REPO}/manifests/v1`, { headers: { accept: MANIFEST_TYPE } });
+      await r.arrayBuffer();
+      return r.status;
+    };
+    const get = (): Promise<unknown> => b.ecr.send(new BatchGetImageCommand({ registryId: A, repositoryName: REPO, imageIds: [{ imageTag: 'v1' }] }));
+    try {
+      // Pulls only from an office network: the test client (127.0.0.1) is outside 10.0.0.0/8, inside 127.0.0.0/8.
+      const outside = { Effect: 'Deny', Principal: '*', Action: 'ecr:BatchGetImage', Condition: { NotIpAddress: { 'aws:SourceIp': ['10.0.0.0/8'] } } };
+      await setPolicy([outside]);
+      assert.equal(await pullV2(), 403);
+      const r = await refusal(t.ecr.send(new BatchGetImageCommand({ repositoryName: REPO, imageIds: [{ imageTag: 'v1' }] })));
+      assert.match(r.message, /with an explicit deny in a resource-based policy$/);
+      await setPolicy([{ ...outside, Condition: { NotIpAddress: { 'aws:SourceIp': ['127.0.0.0/8', '::1/128'] } } }]);
+      assert.equal(await pullV2(), 200);
+      // Plain HTTP is not secure transport.
+      await setPolicy([{ Effect: 'Deny', Principal: '*', Action: 'ecr:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Sid: 'TlsOnly' }]);
+      assert.equal(await pullV2(), 403);
+      assert.equal((await refusal(t.ecr.send(new DeleteRepositoryPolicyCommand({ repositoryName: REPO })))).name, 'AccessDeniedException', 'its own removal too');
+    } finally {
+      // The TLS-only policy denies its own removal over plain HTTP: the test takes it away in storage.
+      const repo = await t.app.meta.repositories.get(A, REPO);
+      assert.ok(repo !== undefined);
+      await t.app.meta.repositories.putPolicyText(repo.id, 'repository', null, Date.now());
+    }
+    assert.equal(await pullV2(), 200);
+    // Another account pulls the repositories tagged shared=yes.
+    await setPolicy([{ Effect: 'Allow', Principal: { AWS: B }, Action: 'ecr:BatchGetImage', Condition: { StringEquals: { 'ecr:ResourceTag/shared': 'yes' } } }]);
+    assert.equal((await refusal(get())).name, 'AccessDeniedException');
+    await t.ecr.send(new TagResourceCommand({ resourceArn: arn(REPO), tags: [{ Key: 'shared', Value: 'yes' }] }));
+    assert.equal(((await get()) as { images?: unknown[] }).images?.length, 1);
+    await t.ecr.send(new UntagResourceCommand({ resourceArn: arn(REPO), tagKeys: ['shared'] }));
+    assert.equal((await refusal(get())).name, 'AccessDeniedException');
+    await t.ecr.send(new DeleteRepositoryPolicyCommand({ repositoryName: REPO }));
   });
 });

@@ -21,7 +21,7 @@ export async function resourceRepository(ctx: EcrContext, arn: string, action: s
     throw new EcrException('InvalidParameterException', `The ARN provided is invalid: expected arn:aws:ecr:${ctx.region}:<registry id>:repository/<repository name>, not "${arn.slice(0, 300)}"`);
   }
   if (region !== ctx.region) throw new EcrException('InvalidParameterException', `The ARN provided is invalid: it names region ${region}, and this registry serves ${ctx.region}`);
-  const d = await ctx.authorizer.authorize(ctx.principal, action, { arn: repositoryArn(ctx.region, accountId, name), accountId });
+  const d = await ctx.authorizer.authorize(ctx.principal, action, { arn: repositoryArn(ctx.region, accountId, name), accountId }, ctx.facts);
   if (!d.allowed) throw new RegistryError('Denied', d.reason);
   const repo = await ctx.meta.repositories.get(accountId, name);
   if (repo === undefined) throw repositoryNotFound(accountId, name);

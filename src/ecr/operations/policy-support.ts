@@ -52,7 +52,13 @@ export function deniesCaller(ctx: EcrContext, policy: Policy, action: string, re
     principal: { arn: ctx.principal.arn, accountId: ctx.principal.accountId, isRoot: ctx.principal.kind === 'root' },
     action,
     resource: { arn: resourceArn, accountId: ctx.accountId },
-    context: { values: { 'aws:username': ctx.principal.kind === 'user' ? ctx.principal.userName : undefined } },
+    context: {
+      values: {
+        'aws:username': ctx.principal.kind === 'user' ? ctx.principal.userName : undefined,
+        'aws:SourceIp': ctx.facts.sourceIp,
+        'aws:SecureTransport': ctx.facts.secureTransport === undefined ? undefined : String(ctx.facts.secureTransport),
+      },
+    },
     identityPolicies: [],
     resourcePolicies: [{ name: 'the new policy', policy }],
   });
