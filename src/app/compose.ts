@@ -157,6 +157,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       region: config.region,
       realm: 'berth',
       keyring,
+      anonymousAccountId: boot.accountId,
       now,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },

@@ -132,6 +132,8 @@ export class BasicAuthenticator implements Authenticator {
     const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
     if (m === null) throw new RegistryError('Unauthorized', 'malformed Basic credentials');
     const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+    // An empty user and password (what containers/image sends without credentials): anonymous.
+    if (decoded === ':') return null;
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw new RegistryError('Unauthorized', 'malformed Basic credentials');
     const accessKeyId = decoded.slice(0, colon);

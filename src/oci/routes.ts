@@ -25,6 +25,12 @@ export interface OciDeps {
   redirectSeconds?: number;
   /** Checks the download tokens of GetDownloadUrlForLayer's URLs (without it, such URLs are refused). */
   keyring?: Keyring;
+  /**
+   * The account that requests without credentials address (the deployment's default account): they
+   * get what its repository policies grant to `Principal: "*"` and a challenge for everything else.
+   * Without it, every request needs credentials.
+   */
+  anonymousAccountId?: string;
   now?: () => number;
 }
 
@@ -40,7 +46,8 @@ interface Call {
   raw: IncomingMessage;
   method: string;
   query: URLSearchParams;
-  principal: Principal;
+  /** null: a request without credentials, allowed only what resource policies grant everyone. */
+  principal: Principal | null;
   accountId: string;
 }
 
@@ -77,6 +84,23 @@ function rangeHeader(size: number): string {
   return `0-${size > 0 ? size - 1 : 0}`;
 }
 
+/**
+ * Whether a request without credentials goes on to the policies: only to a repository of a valid
+ * name (with a valid digest where one is named). Anything else is challenged before it is looked
+ * at, so that nothing about the registry is told to a caller who has not signed in.
+ */
+function anonymousMayTry(route: OciRoute): boolean {
+  if (route.kind === 'base' || route.kind === 'catalog') return false;
+  try {
+    validateRepositoryName(route.name);
+    if (route.kind === 'blob' || route.kind === 'referrers') parseDigest(route.digest);
+    if (route.kind === 'manifest' && route.reference.includes(':')) parseDigest(route.reference);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
 export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<void> {
   const { registry } = deps;
 
@@ -95,6 +119,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     const arn = repositoryArn(deps.region, call.accountId, repoName);
     for (const action of OCI_ACTIONS[op]) {
       const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
+      // Without credentials, a refusal is a challenge: the client may have credentials to send.
+      if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');
       if (!d.allowed) throw new RegistryError('Denied', d.reason, { action, resource: arn });
     }
   }
@@ -114,9 +140,11 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       if (token !== null) return await tokenDownload({ req, reply, raw, method }, route.name, route.digest, token);
     }
     const principal = await deps.authenticator.authenticate({ headers: raw.headers });
-    if (principal === null) throw new RegistryError('Unauthorized', 'authentication required');
-    req.berth = { principal: principal.arn };
-    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal.accountId };
+    if (principal === null && (deps.anonymousAccountId === undefined || !anonymousMayTry(route))) {
+      throw new RegistryError('Unauthorized', 'authentication required');
+    }
+    req.berth = { principal: principal?.arn ?? 'anonymous' };
+    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal?.accountId ?? (deps.anonymousAccountId as string) };
     await dispatch(call, route);
   };
 

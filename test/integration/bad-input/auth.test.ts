@@ -38,6 +38,8 @@ function credentials(): Array<{ what: string; auth: string | null; message: RegE
     { what: 'garbage that is not base64', auth: 'Basic !!!not-base64!!!', message: /malformed Basic credentials/ },
     { what: 'base64 without a colon', auth: `Basic ${Buffer.from('justakey').toString('base64')}`, message: /malformed Basic credentials/ },
     { what: 'base64 with an empty user', auth: `Basic ${Buffer.from(':secret').toString('base64')}`, message: /malformed Basic credentials/ },
+    // What containers/image sends with no credentials: anonymous, and nothing here is public.
+    { what: 'an empty user and password', auth: basic('', ''), message: /authentication required/ },
   ];
 }
 
