@@ -12,6 +12,7 @@ import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
+import { parseRates, RateLimiter } from '../core/throttle.ts';
 import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
 import { openMeta, openStorage } from './stores.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -121,6 +122,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     },
   });
   const authorizer = new PolicyAuthorizer({ meta });
+  const limiter = config.throttle.enabled ? new RateLimiter(parseRates(config.throttle.rates), now) : undefined;
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
   jobs.register('uploads.purge', async () => {
     await registry.uploads.purge(config.uploads.purgeAfter);
@@ -142,6 +144,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     log,
     operations: OPERATION_HANDLERS,
     strictErrors: process.env.BERTH_STRICT_ERRORS === '1',
+    ...(limiter !== undefined ? { limiter } : {}),
   };
   const lifecycle = { closing: false };
   const http = buildHttp({
@@ -158,6 +161,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       realm: 'berth',
       keyring,
       anonymousAccountId: boot.accountId,
+      ...(limiter !== undefined ? { limiter } : {}),
       now,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },

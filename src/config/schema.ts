@@ -4,6 +4,7 @@
 // that have one. Precedence: flags > environment > file > defaults.
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
+import { parseRates } from '../core/throttle.ts';
 
 const duration = (def: string) =>
   z
@@ -106,6 +107,24 @@ export const ConfigSchema = z
       .strictObject({
         purgeAfter: duration('24h').describe('Abandoned uploads older than this are deleted.'),
         purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
+      })
+      .prefault({}),
+    throttle: z
+      .strictObject({
+        enabled: bool(true).describe(
+          "Per-account request rates with ECR's default quotas (PutImage 10/s, BatchGetImage 2000/s, ...): over them the ECR API answers ThrottlingException and /v2/ 429 TOOMANYREQUESTS with Retry-After. Each process counts its own requests.",
+        ),
+        rates: z
+          .string()
+          .superRefine((v, ctx) => {
+            try {
+              parseRates(v);
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          })
+          .optional()
+          .describe('Rates over the defaults, requests per second per account: "PutImage=20,UploadLayerPart=1000" (actions: BatchCheckLayerAvailability, BatchGetImage, CompleteLayerUpload, GetAuthorizationToken, GetDownloadUrlForLayer, InitiateLayerUpload, PutImage, UploadLayerPart).'),
       })
       .prefault({}),
     templates: z

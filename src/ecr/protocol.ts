@@ -3,6 +3,7 @@
 // its `ecr:` action, and answered in AWS's format; handlers only throw.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.ts';
+import type { RateLimiter } from '../core/throttle.ts';
 import { repositoryArn, requestFacts, type SigV4Verifier } from '../auth/index.ts';
 import { validateShape, violationMessage } from '../aws/validate.ts';
 import type { EcrContext, EcrDeps } from './context.ts';
@@ -15,6 +16,8 @@ export interface EcrProtocolDeps extends EcrDeps {
   operations: ReadonlyArray<EcrOperation<OperationName>>;
   /** Answer ServerException when an operation throws an exception its model does not list (tests). */
   strictErrors: boolean;
+  /** Per-account request rates (ECR's quotas); none: unlimited. */
+  limiter?: RateLimiter;
 }
 
 /** Largest request body: an UploadLayerPart of ECR's 20 MiB parts, base64 in JSON. */
@@ -67,6 +70,8 @@ export async function ecrPlugin(app: FastifyInstance, deps: EcrProtocolDeps): Pr
       body,
     });
     req.berth = { ...req.berth, principal: principal.arn };
+    const allowed = deps.limiter?.take(principal.accountId, opName);
+    if (allowed !== undefined && !allowed.ok) throw new RegistryError('TooManyRequests', 'Rate exceeded', undefined, { 'Retry-After': String(allowed.retryAfterSeconds) });
 
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (contentType !== 'application/x-amz-json-1.1' && contentType !== 'application/x-amz-json-1.0' && contentType !== 'application/json') {

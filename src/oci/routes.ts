@@ -7,6 +7,7 @@ import { parseDigest } from '../core/digest.ts';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
+import type { RateLimiter } from '../core/throttle.ts';
 import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
@@ -31,6 +32,8 @@ export interface OciDeps {
    * Without it, every request needs credentials.
    */
   anonymousAccountId?: string;
+  /** Per-account request rates (ECR's quotas, by the action each request needs); none: unlimited. */
+  limiter?: RateLimiter;
   now?: () => number;
 }
 
@@ -118,6 +121,10 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   async function authorize(call: Call, op: OciOperation, repoName: string): Promise<void> {
     const arn = repositoryArn(deps.region, call.accountId, repoName);
     for (const action of OCI_ACTIONS[op]) {
+      const allowed = deps.limiter?.take(call.principal?.accountId ?? call.accountId, action.slice('ecr:'.length));
+      if (allowed !== undefined && !allowed.ok) {
+        throw new RegistryError('TooManyRequests', `too many ${action} requests for account ${call.principal?.accountId ?? call.accountId}: retry in ${allowed.retryAfterSeconds} s`, undefined, { 'Retry-After': String(allowed.retryAfterSeconds) });
+      }
       const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
       // Without credentials, a refusal is a challenge: the client may have credentials to send.
       if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');

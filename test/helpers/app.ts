@@ -46,6 +46,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       BERTH_ROOT_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
       BERTH_ROOT_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
       BERTH_LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'silent',
+      // Tests push faster than ECR's quotas allow one account; the throttling tests turn it on.
+      BERTH_THROTTLE_ENABLED: 'false',
       ...(pgdb !== undefined ? { BERTH_DATABASE_DRIVER: 'postgres', BERTH_DATABASE_POSTGRES_URL: pgdb.url } : {}),
       ...opts.env,
     },

@@ -76,6 +76,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     BERTH_ROOT_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
     BERTH_ROOT_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
     BERTH_LOG_LEVEL: opts.logLevel ?? 'warn',
+    // Tests and benchmarks push faster than ECR's quotas allow one account; the throttling tests turn it on.
+    BERTH_THROTTLE_ENABLED: 'false',
     ...opts.env,
   });
   const child = spawn(
