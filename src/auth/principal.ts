@@ -7,6 +7,11 @@ export interface Principal {
   /** The access key the request was authenticated with. */
   accessKeyId: string;
   kind: 'root' | 'user';
+  /**
+   * The registry (account) `/v2/` requests address, when the credentials name one: a login token
+   * from GetAuthorizationToken with `registryIds` of another account. Unset: the principal's own.
+   */
+  registryId?: string;
 }
 
 export function rootArn(accountId: string): string {

@@ -151,7 +151,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       throw new RegistryError('Unauthorized', 'authentication required');
     }
     req.berth = { principal: principal?.arn ?? 'anonymous' };
-    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal?.accountId ?? (deps.anonymousAccountId as string) };
+    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal?.registryId ?? principal?.accountId ?? (deps.anonymousAccountId as string) };
     await dispatch(call, route);
   };
 

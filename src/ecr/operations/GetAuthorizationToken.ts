@@ -7,10 +7,15 @@ export default defineOperation('GetAuthorizationToken', async (ctx, input) => {
   await ctx.authorize('ecr:GetAuthorizationToken');
   const now = ctx.now();
   const expiresAt = now + ctx.tokenTtlSeconds * 1000;
-  const token = issueLoginToken(ctx.keyring, ctx.principal, expiresAt, now);
-  const authorizationToken = Buffer.from(`AWS:${token}`).toString('base64');
+  // One token per registry asked for: a token for another account's registry addresses that
+  // registry on /v2/ (where ECR uses <account>.dkr.ecr.<region>.amazonaws.com); what it may do
+  // there is what that account's policies grant.
   const ids = input.registryIds ?? [ctx.principal.accountId];
   return {
-    authorizationData: ids.map(() => ({ authorizationToken, expiresAt: expiresAt / 1000, proxyEndpoint: ctx.publicUrl })),
+    authorizationData: ids.map((id) => ({
+      authorizationToken: Buffer.from(`AWS:${issueLoginToken(ctx.keyring, ctx.principal, expiresAt, now, id)}`).toString('base64'),
+      expiresAt: expiresAt / 1000,
+      proxyEndpoint: ctx.publicUrl,
+    })),
   };
 });
