@@ -4,3 +4,4 @@ export type { Account, AccessKey, Repository, RepositorySettings, TagMutability,
 export { openSqlite, type SqliteOptions } from './sqlite.ts';
 // PostgreSQL is imported from './postgres.ts' only where it is used, so that `pg` is not loaded otherwise.
 export type { PostgresOptions } from './postgres.ts';
+export { IamStore, customerPolicyArn, type IamPrincipal, type IamPrincipalKind, type IamPolicy, type AppliedPolicy } from './iam.ts';

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf } from '../core/digest.ts';
 import { DEFAULT_REPOSITORY_SETTINGS, type MetaStore, type NewManifest, type ManifestReference } from './store.ts';
+import { customerPolicyArn, type IamPrincipal, type IamPrincipalKind } from './iam.ts';
 
 export interface MetaFixture {
   meta: MetaStore;
@@ -190,6 +191,59 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       await meta.repositories.delete(repository.id);
       assert.equal(await meta.repositories.policyText(repository.id, 'repository'), undefined);
       assert.equal(await meta.repositories.policyText(other.id, 'repository'), '{"other":true}');
+    }));
+
+    it('iam: users, groups and roles by kind; names unique per kind ignoring case; listed by name and path, paged', withMeta(async (meta) => {
+      await meta.accounts.ensure(ACCOUNT, T0);
+      const user = (name: string, path = '/'): IamPrincipal => ({ accountId: ACCOUNT, kind: 'user', name, id: `AIDA${name.toUpperCase().padEnd(17, 'X')}`, path, tags: [], createdAt: T0 });
+      assert.equal(await meta.iam.create(user('ci', '/build/')), true);
+      assert.equal(await meta.iam.create(user('CI')), false, 'IAM names are case-insensitive');
+      assert.equal(await meta.iam.create(user('alice')), true);
+      assert.equal(await meta.iam.create(user('bob', '/build/x/')), true);
+      assert.equal(await meta.iam.create({ accountId: ACCOUNT, kind: 'role', name: 'ci', id: 'AROAEXAMPLEROLE00001', path: '/', trustPolicy: '{"t":1}', maxSessionSeconds: 3600, tags: [{ Key: 'team', Value: 'red' }], createdAt: T0 }), true, 'another kind, same name');
+      assert.deepEqual(await meta.iam.get(ACCOUNT, 'role', 'ci'), { accountId: ACCOUNT, kind: 'role', name: 'ci', id: 'AROAEXAMPLEROLE00001', path: '/', trustPolicy: '{"t":1}', maxSessionSeconds: 3600, tags: [{ Key: 'team', Value: 'red' }], createdAt: T0 });
+      assert.deepEqual((await meta.iam.list(ACCOUNT, 'user', { limit: 10 })).map((u) => u.name), ['alice', 'bob', 'ci']);
+      assert.deepEqual((await meta.iam.list(ACCOUNT, 'user', { limit: 1, after: 'alice' })).map((u) => u.name), ['bob']);
+      assert.deepEqual((await meta.iam.list(ACCOUNT, 'user', { limit: 10, pathPrefix: '/build/' })).map((u) => u.name), ['bob', 'ci']);
+      assert.equal(await meta.iam.get(ACCOUNT, 'user', 'nobody'), undefined);
+    }));
+
+    it('iam: the policies that apply to a user are its own and its groups\', inline and attached; deleting takes its rows along', withMeta(async (meta) => {
+      await meta.accounts.ensure(ACCOUNT, T0);
+      const p = (kind: IamPrincipalKind, name: string, id: string): IamPrincipal => ({ accountId: ACCOUNT, kind, name, id, path: '/', tags: [], createdAt: T0 });
+      await meta.iam.create(p('user', 'ci', 'AIDAEXAMPLEUSER00001'));
+      await meta.iam.create(p('group', 'builders', 'AGPAEXAMPLEGROUP0001'));
+      assert.equal(await meta.iam.createPolicy({ accountId: ACCOUNT, name: 'Push', id: 'ANPAEXAMPLEPOLICY001', path: '/team/', document: '{"push":1}', createdAt: T0, updatedAt: T0 }), true);
+      assert.equal(await meta.iam.createPolicy({ accountId: ACCOUNT, name: 'Push', id: 'ANPAEXAMPLEPOLICY002', path: '/', document: '{}', createdAt: T0, updatedAt: T0 }), false);
+      const push = customerPolicyArn(ACCOUNT, '/team/', 'Push');
+      const readOnly = 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly';
+      await meta.iam.putInline(ACCOUNT, 'user', 'ci', 'Own', '{"own":1}');
+      await meta.iam.putInline(ACCOUNT, 'user', 'ci', 'Own', '{"own":2}');
+      await meta.iam.attach(ACCOUNT, 'user', 'ci', readOnly);
+      await meta.iam.attach(ACCOUNT, 'user', 'ci', readOnly);
+      await meta.iam.addToGroup(ACCOUNT, 'builders', 'ci');
+      await meta.iam.attach(ACCOUNT, 'group', 'builders', push);
+      await meta.iam.putInline(ACCOUNT, 'group', 'builders', 'Shared', '{"shared":1}');
+      assert.deepEqual(await meta.iam.applied(ACCOUNT, 'user', 'ci'), [
+        { source: 'user ci inline policy Own', document: '{"own":2}' },
+        { source: readOnly, arn: readOnly },
+        { source: 'group builders inline policy Shared', document: '{"shared":1}' },
+        { source: push, arn: push, document: '{"push":1}' },
+      ]);
+      assert.equal(await meta.iam.attachmentCount(ACCOUNT, push), 1);
+      assert.deepEqual(await meta.iam.groupsOf(ACCOUNT, 'ci'), ['builders']);
+      assert.deepEqual(await meta.iam.membersOf(ACCOUNT, 'builders'), ['ci']);
+      assert.equal(await meta.iam.detach(ACCOUNT, 'user', 'ci', readOnly), true);
+      assert.equal(await meta.iam.detach(ACCOUNT, 'user', 'ci', readOnly), false);
+      assert.equal(await meta.iam.putInline(ACCOUNT, 'user', 'ci', 'Own', null), true);
+      assert.equal(await meta.iam.putInline(ACCOUNT, 'user', 'ci', 'Own', null), false);
+      assert.equal(await meta.iam.delete(ACCOUNT, 'user', 'ci'), true);
+      assert.deepEqual(await meta.iam.membersOf(ACCOUNT, 'builders'), [], 'membership went with the user');
+      assert.deepEqual(await meta.iam.applied(ACCOUNT, 'user', 'ci'), []);
+      assert.equal(await meta.iam.delete(ACCOUNT, 'group', 'builders'), true);
+      assert.equal(await meta.iam.attachmentCount(ACCOUNT, push), 0, 'attachments went with the group');
+      assert.equal(await meta.iam.deletePolicy(ACCOUNT, 'Push'), true);
+      assert.deepEqual(await meta.iam.listPolicies(ACCOUNT, { limit: 10 }), []);
     }));
 
     it('account policies: put, replaced, removed, one per account', withMeta(async (meta) => {

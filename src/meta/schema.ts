@@ -55,6 +55,52 @@ export interface AccountPoliciesTable {
   updated_at: number;
 }
 
+export interface IamPrincipalsTable {
+  account_id: string;
+  /** 'user', 'group' or 'role'. */
+  kind: string;
+  name: string;
+  id: string;
+  path: string;
+  document: string | null;
+  max_session_seconds: number | null;
+  /** JSON: [{Key, Value}]. */
+  tags: string;
+  created_at: number;
+}
+
+export interface IamGroupMembersTable {
+  account_id: string;
+  group_name: string;
+  user_name: string;
+}
+
+export interface IamPoliciesTable {
+  account_id: string;
+  name: string;
+  id: string;
+  path: string;
+  description: string | null;
+  document: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IamAttachmentsTable {
+  account_id: string;
+  kind: string;
+  name: string;
+  policy_arn: string;
+}
+
+export interface IamInlinePoliciesTable {
+  account_id: string;
+  kind: string;
+  name: string;
+  policy_name: string;
+  document: string;
+}
+
 export interface AccountSettingsTable {
   account_id: string;
   name: string;
@@ -181,5 +227,10 @@ export interface Database {
   repository_policies: RepositoryPoliciesTable;
   account_settings: AccountSettingsTable;
   account_policies: AccountPoliciesTable;
+  iam_principals: IamPrincipalsTable;
+  iam_group_members: IamGroupMembersTable;
+  iam_policies: IamPoliciesTable;
+  iam_attachments: IamAttachmentsTable;
+  iam_inline_policies: IamInlinePoliciesTable;
   creation_templates: CreationTemplatesTable;
 }

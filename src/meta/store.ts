@@ -1,6 +1,7 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Database, ManifestsTable } from './schema.ts';
+import { IamStore } from './iam.ts';
 
 /** The policy documents a repository can have. */
 export type RepositoryPolicyKind = 'repository' | 'lifecycle';
@@ -836,6 +837,7 @@ export class MetaStore {
   readonly events: EventStore;
   readonly accountSettings: AccountSettingsStore;
   readonly accountPolicies: AccountPoliciesStore;
+  readonly iam: IamStore;
   readonly creationTemplates: CreationTemplateStore;
 
   readonly db: Kysely<Database>;
@@ -859,6 +861,7 @@ export class MetaStore {
     this.events = new EventStore(db);
     this.accountSettings = new AccountSettingsStore(db);
     this.accountPolicies = new AccountPoliciesStore(db);
+    this.iam = new IamStore(db);
     this.creationTemplates = new CreationTemplateStore(db);
   }
 

@@ -214,6 +214,62 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('account_policies_pk', ['account_id', 'kind'])
       .execute();
   },
+  '0006_iam': async (db, h) => {
+    // IAM identities of each account: users, groups and roles (one table, by kind), customer managed
+    // policies, attachments of managed policies (by ARN, AWS's or the account's), inline policies
+    // and group membership. Names sort byte-wise, as IAM lists them.
+    await db.schema
+      .createTable('iam_principals')
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('name', h.bytewiseText, (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull().unique())
+      .addColumn('path', 'text', (c) => c.notNull())
+      /** A role's trust policy; null for users and groups. */
+      .addColumn('document', 'text')
+      .addColumn('max_session_seconds', 'integer')
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_principals_pk', ['account_id', 'kind', 'name'])
+      .execute();
+    await db.schema
+      .createTable('iam_group_members')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('group_name', 'text', (c) => c.notNull())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_group_members_pk', ['account_id', 'group_name', 'user_name'])
+      .execute();
+    await db.schema
+      .createTable('iam_policies')
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      .addColumn('name', h.bytewiseText, (c) => c.notNull())
+      .addColumn('id', 'text', (c) => c.notNull().unique())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('description', 'text')
+      .addColumn('document', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_policies_pk', ['account_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('iam_attachments')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('policy_arn', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_attachments_pk', ['account_id', 'kind', 'name', 'policy_arn'])
+      .execute();
+    await db.schema.createIndex('iam_attachments_by_policy').on('iam_attachments').column('policy_arn').execute();
+    await db.schema
+      .createTable('iam_inline_policies')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('policy_name', h.bytewiseText, (c) => c.notNull())
+      .addColumn('document', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_inline_policies_pk', ['account_id', 'kind', 'name', 'policy_name'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
