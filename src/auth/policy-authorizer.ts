@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { MetaStore } from '../meta/index.ts';
 import type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
-import { evaluate, parsePolicy, type Policy } from './policy/index.ts';
+import { evaluate, managedPolicy, parsePolicy, type PolicyKind, type Policy } from './policy/index.ts';
 import type { Principal } from './principal.ts';
 
 const REGISTRY_POLICY_V1_ACTIONS = new Set(['ecr:replicateimage', 'ecr:batchimportupstreamimage', 'ecr:createrepository']);
@@ -26,12 +26,12 @@ export class PolicyAuthorizer implements Authorizer {
     this.meta = deps.meta;
   }
 
-  private parse(text: string): Policy | undefined {
-    const key = createHash('sha256').update(text).digest('base64');
+  private parse(text: string, kind: PolicyKind = 'resource'): Policy | undefined {
+    const key = `${kind}:${createHash('sha256').update(text).digest('base64')}`;
     let p = this.parsed.get(key);
     if (p === undefined) {
       try {
-        p = parsePolicy(text, 'resource');
+        p = parsePolicy(text, kind);
       } catch {
         // Stored documents were validated when written; one that no longer parses grants nothing.
         return undefined;
@@ -74,6 +74,18 @@ export class PolicyAuthorizer implements Authorizer {
     return out;
   }
 
+  /** The identity policies of an IAM user: its own and its groups', inline and attached (AWS managed ones by their published text). */
+  private async identityPolicies(principal: Principal | null): Promise<Array<{ name: string; policy: Policy }>> {
+    if (principal === null || principal.kind !== 'user') return [];
+    const out: Array<{ name: string; policy: Policy }> = [];
+    for (const a of await this.meta.iam.applied(principal.accountId, 'user', principal.userName)) {
+      const text = a.document ?? (a.arn !== undefined ? managedPolicy(a.arn)?.document : undefined);
+      const policy = text === undefined ? undefined : this.parse(text, 'identity');
+      if (policy !== undefined) out.push({ name: a.source, policy });
+    }
+    return out;
+  }
+
   async authorize(principal: Principal | null, action: string, resource: Resource, facts: RequestFacts = {}): Promise<Decision> {
     const { policies: resourcePolicies, repositoryId } = await this.resourcePolicies(action, resource);
     const values: Record<string, string | undefined> = {
@@ -94,9 +106,8 @@ export class PolicyAuthorizer implements Authorizer {
       action,
       resource,
       context: { values },
-      // IAM users, groups and roles with their policies come with the IAM API; a root user is
-      // governed by no identity policy (the evaluator grants it its own account).
-      identityPolicies: [],
+      // A root user is governed by no identity policy (the evaluator grants it its own account).
+      identityPolicies: await this.identityPolicies(principal),
       resourcePolicies,
     });
     return { allowed: r.allowed, reason: r.reason };

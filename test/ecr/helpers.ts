@@ -1,5 +1,6 @@
 // An in-process berth with an ECR client of the AWS SDK pointed at it.
 import { ECRClient } from '@aws-sdk/client-ecr';
+import { randomBytes } from 'node:crypto';
 import { hashSecret, newAccessKeyId, newSecretAccessKey } from '../../src/auth/index.ts';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 
@@ -61,4 +62,16 @@ export async function addAccount(t: EcrTestApp, accountId: string): Promise<{ ac
   await t.app.meta.accessKeys.put({ accessKeyId, accountId, userName: 'root', secretHash: await hashSecret(secretAccessKey), secretEnc: t.app.keyring.encrypt(secretAccessKey), status: 'Active', createdAt: now });
   const auth = `Basic ${Buffer.from(`${accessKeyId}:${secretAccessKey}`).toString('base64')}`;
   return { accountId, accessKeyId, secretAccessKey, ecr: t.client({ accessKeyId, secretAccessKey }), auth };
+}
+
+/** An IAM user of the app's default account with an access key, and an ECR client signed with it. */
+export async function addUser(t: EcrTestApp, name: string): Promise<{ accessKeyId: string; secretAccessKey: string; ecr: ECRClient; auth: string; arn: string }> {
+  const accountId = t.app.boot.accountId;
+  const accessKeyId = newAccessKeyId();
+  const secretAccessKey = newSecretAccessKey();
+  const now = Date.now();
+  await t.app.meta.iam.create({ accountId, kind: 'user', name, id: `AIDA${randomBytes(8).toString('hex').toUpperCase()}`, path: '/', tags: [], createdAt: now });
+  await t.app.meta.accessKeys.put({ accessKeyId, accountId, userName: name, secretHash: await hashSecret(secretAccessKey), secretEnc: t.app.keyring.encrypt(secretAccessKey), status: 'Active', createdAt: now });
+  const auth = `Basic ${Buffer.from(`${accessKeyId}:${secretAccessKey}`).toString('base64')}`;
+  return { accessKeyId, secretAccessKey, ecr: t.client({ accessKeyId, secretAccessKey }), auth, arn: `arn:aws:iam::${accountId}:user/${name}` };
 }

@@ -1,0 +1,95 @@
+// IAM users decided by their identity policies: AWS's managed policies of ECR grant what their
+// names say on the API and on /v2/ alike, a group's policies apply to its members, resource ARNs in
+// a policy scope it to some repositories, an explicit deny beats them all, and a user with no policy
+// may do nothing. Refusals name the user, the action and the resource as AWS does.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { BatchDeleteImageCommand, CreateRepositoryCommand, DeleteRepositoryCommand, DescribeImagesCommand, GetAuthorizationTokenCommand, PutImageCommand } from '@aws-sdk/client-ecr';
+import { addUser, refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
+
+const MT = 'application/vnd.oci.image.manifest.v1+json';
+const managed = (name: string): string => `arn:aws:iam::aws:policy/${name}`;
+
+function sha256(b: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+describe('IAM users and their identity policies', () => {
+  let t: EcrTestApp;
+  let A: string;
+  let manifest: string;
+  let config: Buffer;
+
+  const v2 = async (auth: string, method: string, path: string, body?: string | Buffer): Promise<{ status: number; code?: string; message?: string }> => {
+    const r = await t.fetch(path, { method, headers: { authorization: auth, 'content-type': method === 'PUT' ? MT : 'application/octet-stream', accept: MT }, ...(body !== undefined ? { body } : {}) });
+    const text = await r.text();
+    const err = r.status >= 400 && text !== '' ? ((JSON.parse(text) as { errors: Array<{ code: string; message: string }> }).errors[0] ?? undefined) : undefined;
+    return { status: r.status, ...(err !== undefined ? { code: err.code, message: err.message } : {}) };
+  };
+  const arn = (name: string): string => `arn:aws:ecr:us-east-1:${A}:repository/${name}`;
+
+  before(async () => {
+    t = await startEcrApp();
+    A = t.app.boot.accountId;
+    for (const name of ['team/app', 'ci/app']) await t.ecr.send(new CreateRepositoryCommand({ repositoryName: name }));
+    config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    for (const name of ['team/app', 'ci/app']) {
+      const r = await t.fetch(`/v2/${name}/blobs/uploads/?digest=${sha256(config)}`, { method: 'POST', body: config });
+      assert.equal(r.status, 201);
+    }
+    manifest = JSON.stringify({ schemaVersion: 2, mediaType: MT, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length }, layers: [] });
+    const put = await t.fetch('/v2/team/app/manifests/v1', { method: 'PUT', body: manifest, headers: { 'content-type': MT } });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  test('AmazonEC2ContainerRegistryReadOnly: pulls and describes, cannot push; the refusal names the user', async () => {
+    const u = await addUser(t, 'reader');
+    await t.app.meta.iam.attach(A, 'user', 'reader', managed('AmazonEC2ContainerRegistryReadOnly'));
+    assert.equal((await v2(u.auth, 'GET', '/v2/team/app/manifests/v1')).status, 200);
+    assert.equal((await u.ecr.send(new DescribeImagesCommand({ repositoryName: 'team/app' }))).imageDetails?.length, 1);
+    assert.equal((await u.ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.length, 1);
+    const why = `User: ${u.arn} is not authorized to perform: ecr:PutImage on resource: ${arn('team/app')} because no identity-based policy allows the ecr:PutImage action`;
+    assert.deepEqual(await v2(u.auth, 'PUT', '/v2/team/app/manifests/v2', manifest), { status: 403, code: 'DENIED', message: why });
+    assert.deepEqual(await refusal(u.ecr.send(new PutImageCommand({ repositoryName: 'team/app', imageManifest: manifest, imageTag: 'v2' }))), { name: 'AccessDeniedException', message: why, status: 400 });
+    assert.equal((await v2(t.auth, 'GET', '/v2/team/app/manifests/v2')).status, 404, 'nothing was stored');
+  });
+
+  test('AmazonEC2ContainerRegistryPowerUser: pushes, cannot delete images or the repository', async () => {
+    const u = await addUser(t, 'pusher');
+    await t.app.meta.iam.attach(A, 'user', 'pusher', managed('AmazonEC2ContainerRegistryPowerUser'));
+    assert.equal((await v2(u.auth, 'PUT', '/v2/team/app/manifests/pushed', manifest)).status, 201);
+    assert.equal((await refusal(u.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'team/app', imageIds: [{ imageTag: 'pushed' }] })))).name, 'AccessDeniedException');
+    assert.equal((await v2(u.auth, 'DELETE', `/v2/team/app/manifests/${sha256(manifest)}`)).status, 403);
+    assert.equal((await refusal(u.ecr.send(new DeleteRepositoryCommand({ repositoryName: 'team/app', force: true })))).name, 'AccessDeniedException');
+    assert.equal((await v2(t.auth, 'GET', '/v2/team/app/manifests/pushed')).status, 200, 'still there');
+  });
+
+  test('a group\'s inline policy scoped to ci/* applies to its members; an inline deny beats a managed allow', async () => {
+    const u = await addUser(t, 'builder');
+    await t.app.meta.iam.create({ accountId: A, kind: 'group', name: 'ci', id: 'AGPAEXAMPLEGROUPCI01', path: '/', tags: [], createdAt: Date.now() });
+    await t.app.meta.iam.addToGroup(A, 'ci', 'builder');
+    await t.app.meta.iam.putInline(A, 'group', 'ci', 'PushCi', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ecr:*', Resource: `arn:aws:ecr:*:${A}:repository/ci/*` }] }));
+    assert.equal((await v2(u.auth, 'PUT', '/v2/ci/app/manifests/built', manifest)).status, 201);
+    const other = await v2(u.auth, 'PUT', '/v2/team/app/manifests/built', manifest);
+    assert.equal(other.status, 403);
+    assert.match(other.message ?? '', /because no identity-based policy allows the ecr:PutImage action$/);
+
+    await t.app.meta.iam.attach(A, 'user', 'builder', managed('AmazonEC2ContainerRegistryFullAccess'));
+    await t.app.meta.iam.putInline(A, 'user', 'builder', 'NoDeletes', JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'NoDeletes', Effect: 'Deny', Action: ['ecr:BatchDeleteImage', 'ecr:DeleteRepository'], Resource: '*' }] }));
+    const del = await refusal(u.ecr.send(new BatchDeleteImageCommand({ repositoryName: 'ci/app', imageIds: [{ imageTag: 'built' }] })));
+    assert.equal(del.message, `User: ${u.arn} is not authorized to perform: ecr:BatchDeleteImage on resource: ${arn('ci/app')} with an explicit deny in an identity-based policy`);
+    assert.equal((await v2(u.auth, 'PUT', '/v2/team/app/manifests/built', manifest)).status, 201, 'full access now, apart from the deny');
+  });
+
+  test('a user with no policy may do nothing, not even get a login token', async () => {
+    const u = await addUser(t, 'nobody');
+    assert.equal((await v2(u.auth, 'GET', '/v2/team/app/manifests/v1')).status, 403);
+    const r = await refusal(u.ecr.send(new GetAuthorizationTokenCommand({})));
+    assert.equal(r.name, 'AccessDeniedException');
+    assert.match(r.message, /^User: arn:aws:iam::\d{12}:user\/nobody is not authorized to perform: ecr:GetAuthorizationToken/);
+  });
+});
