@@ -1,5 +1,6 @@
 // Repository creation templates as the ECR API shows them, and the rules their fields follow.
 // Stored as CreationTemplate (src/registry/repositories.ts), which also applies them on push.
+import { parsePolicy, PolicySyntaxError } from '../auth/policy/index.ts';
 import type { CreationTemplateRow } from '../meta/index.ts';
 import { creationTemplate, type CreationTemplate } from '../registry/repositories.ts';
 import { EcrException } from './errors.ts';
@@ -106,6 +107,16 @@ export function applyTemplateFields(accountId: string, base: CreationTemplate, i
       throw invalid(field, `must be a JSON document (${(e as Error).message})`);
     }
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid(field, 'must be a JSON object');
+    // The repository policy is checked now as SetRepositoryPolicy would check it, not when a
+    // repository is created from the template.
+    if (field === 'repositoryPolicy') {
+      try {
+        parsePolicy(text, 'resource');
+      } catch (e) {
+        if (e instanceof PolicySyntaxError) throw invalid(field, `Invalid repository policy provided: ${e.message}`);
+        throw e;
+      }
+    }
     t[field] = text;
   }
   if (input.appliedFor !== undefined) {

@@ -229,6 +229,7 @@ describe('repository creation template operations', () => {
         invalid("Invalid parameter at 'resourceTags': A resource can have at most 50 tags; this request would give it 51"),
       ],
       [{ repositoryPolicy: '{"Version": ' }, invalid("Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'must be a JSON document (Unexpected end of JSON input)'")],
+      [{ repositoryPolicy: '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:BatchGetImage"}]}' }, invalid("Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'Invalid repository policy provided: Statement[0] must have a Principal'")],
       [{ lifecyclePolicy: '[1, 2]' }, invalid("Invalid parameter at 'lifecyclePolicy' failed to satisfy constraint: 'must be a JSON object'")],
       [{ lifecyclePolicy: 'x'.repeat(30721) }, invalid("Invalid parameter at 'lifecyclePolicy' failed to satisfy constraint: 'must have length less than or equal to 30720'")],
       [{ repositoryPolicy: ' '.repeat(10241) }, invalid("Invalid parameter at 'repositoryPolicy' failed to satisfy constraint: 'must have length less than or equal to 10240'")],
