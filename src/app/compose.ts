@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring } from '../auth/index.ts';
+import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring, type ResolvedKey } from '../auth/index.ts';
+import { handleQuery, isQueryRequest } from '../iam/index.ts';
 import { OPERATION_HANDLERS, type EcrProtocolDeps } from '../ecr/index.ts';
 import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
@@ -110,17 +111,20 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
         });
   const registry = new Registry({ meta, blobs, uploads, now, log });
   const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, keyring, log: log.child({ component: 'auth' }) });
+  const resolveKey = async (id: string): Promise<ResolvedKey | undefined> => {
+    const key = await meta.accessKeys.get(id);
+    if (key === undefined || key.status !== 'Active' || key.secretEnc === null || key.secretEnc === undefined) return undefined;
+    return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
+  };
   const verifier = new SigV4Verifier({
     region: config.region,
     service: 'ecr',
     clockSkewSeconds: config.auth.clockSkew,
     now,
-    resolve: async (id) => {
-      const key = await meta.accessKeys.get(id);
-      if (key === undefined || key.status !== 'Active' || key.secretEnc === null || key.secretEnc === undefined) return undefined;
-      return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
-    },
+    resolve: resolveKey,
   });
+  // STS's query protocol shares the port: the same keys, signed for the sts service.
+  const stsVerifier = new SigV4Verifier({ region: config.region, service: 'sts', clockSkewSeconds: config.auth.clockSkew, now, resolve: resolveKey });
   const authorizer = new PolicyAuthorizer({ meta });
   const limiter = config.throttle.enabled ? new RateLimiter(parseRates(config.throttle.rates), now) : undefined;
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
@@ -144,6 +148,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     log,
     operations: OPERATION_HANDLERS,
     strictErrors: process.env.BERTH_STRICT_ERRORS === '1',
+    other: { claims: isQueryRequest, handle: async (req, reply, body) => await handleQuery(req, reply, body, { stsVerifier, meta }) },
     ...(limiter !== undefined ? { limiter } : {}),
   };
   const lifecycle = { closing: false };

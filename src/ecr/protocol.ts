@@ -18,6 +18,11 @@ export interface EcrProtocolDeps extends EcrDeps {
   strictErrors: boolean;
   /** Per-account request rates (ECR's quotas); none: unlimited. */
   limiter?: RateLimiter;
+  /**
+   * Another AWS protocol sharing `POST /` (the query protocol of STS and IAM): it takes the requests
+   * it claims (`claims`) before ECR looks at them.
+   */
+  other?: { claims(req: FastifyRequest): boolean; handle(req: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<void> };
 }
 
 /** Largest request body: an UploadLayerPart of ECR's 20 MiB parts, base64 in JSON. */
@@ -47,6 +52,7 @@ export async function ecrPlugin(app: FastifyInstance, deps: EcrProtocolDeps): Pr
   });
 
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (deps.other?.claims(req) === true) return await deps.other.handle(req, reply, (req.body as Buffer | undefined) ?? Buffer.alloc(0));
     const target = req.headers['x-amz-target'];
     const prefix = `${METADATA.targetPrefix}.`;
     if (typeof target !== 'string' || !target.startsWith(prefix)) {

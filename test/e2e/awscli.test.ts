@@ -524,6 +524,14 @@ describe('AWS CLI v2 (aws ecr) against berth', () => {
     assert.equal(missing.failures[0]?.imageId.imageTag, 'nope');
   });
 
+  test('sts get-caller-identity answers the root user of the account; a wrong secret is SignatureDoesNotMatch', async (t) => {
+    if (skipped(t)) return;
+    const me = await awsJson<{ Account: string; Arn: string; UserId: string }>(['sts', 'get-caller-identity']);
+    assert.match(me.Account, /^\d{12}$/);
+    assert.deepEqual(me, { Account: me.Account, Arn: `arn:aws:iam::${me.Account}:root`, UserId: me.Account });
+    await awsFails(['sts', 'get-caller-identity'], 'SignatureDoesNotMatch', { AWS_SECRET_ACCESS_KEY: 'wrong-secret' });
+  });
+
   test('describe-repositories, then delete-repository --force', async (t) => {
     if (skipped(t)) return;
     const d = await awsJson<{ repositories: Repository[] }>(['ecr', 'describe-repositories', '--repository-names', REPO]);
