@@ -27,6 +27,19 @@ export type UntagResult =
   | { kind: 'mismatch'; digest: string }
   | { kind: 'removed'; digest: string; imageDeleted: boolean };
 
+/** The event of a tag removed from an image (a /v2/ DELETE by tag, or BatchDeleteImage by tag). */
+async function tagRemoved(tx: MetaStore, repo: Repository, tag: string, digest: string, now: number): Promise<void> {
+  await tx.events.append({
+    accountId: repo.accountId,
+    type: 'image.delete',
+    repository: repo.name,
+    digest,
+    tag,
+    detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': tag },
+    createdAt: now,
+  });
+}
+
 /** How often the last-pull time of a manifest is written at most (ECR refreshes it at least daily). */
 const PULL_RECORD_INTERVAL_MS = 60_000;
 
@@ -84,10 +97,13 @@ export class ManifestService {
       // Moves of this tag by other processes wait for this transaction (the previous digest stays right).
       if (tag !== undefined) {
         await tx.tags.lock(repo.id, tag);
-        // Tag immutability (all four modes): an immutable tag never moves; pushing its digest again is fine.
-        const current = await tx.tags.get(repo.id, tag);
-        if (current !== undefined && current !== parsed.digest && !tagIsMutable(repo.settings, tag)) {
-          throw new RegistryError('ImageTagImmutable', immutableTagMessage(repo.settings, repo.name, tag), { tag, digest: current });
+        // Tag immutability (all four modes): an immutable tag never moves; pushing its digest again is
+        // fine. Only a tag the settings make immutable costs the extra read.
+        if (!tagIsMutable(repo.settings, tag)) {
+          const current = await tx.tags.get(repo.id, tag);
+          if (current !== undefined && current !== parsed.digest) {
+            throw new RegistryError('ImageTagImmutable', immutableTagMessage(repo.settings, repo.name, tag), { tag, digest: current });
+          }
         }
       }
       // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
@@ -184,15 +200,7 @@ export class ManifestService {
         await tx.tags.lock(repo.id, ref.tag);
         const digest = await tx.tags.delete(repo.id, ref.tag);
         if (digest === undefined) throw new RegistryError('ManifestUnknown', `manifest tagged "${ref.tag}" is not in repository ${repo.name}`, { tag: ref.tag });
-        await tx.events.append({
-          accountId: repo.accountId,
-          type: 'image.delete',
-          repository: repo.name,
-          digest,
-          tag: ref.tag,
-          detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': ref.tag },
-          createdAt: now,
-        });
+        await tagRemoved(tx, repo, ref.tag, digest, now);
         return { digest, tags: [ref.tag] };
       }
       return { digest: ref.digest.digest, tags: await this.deleteManifest(tx, repo, ref.digest.digest, now) };
@@ -238,15 +246,7 @@ export class ManifestService {
       if (digest === undefined) return { kind: 'missing' };
       if (expectDigest !== undefined && digest !== expectDigest) return { kind: 'mismatch', digest };
       await tx.tags.delete(repo.id, tag);
-      await tx.events.append({
-        accountId: repo.accountId,
-        type: 'image.delete',
-        repository: repo.name,
-        digest,
-        tag,
-        detail: { 'action-type': 'DELETE', result: 'SUCCESS', 'repository-name': repo.name, 'image-digest': digest, 'image-tag': tag },
-        createdAt: now,
-      });
+      await tagRemoved(tx, repo, tag, digest, now);
       const untagged = (await tx.tags.forDigest(repo.id, digest)).length === 0;
       const listed = (await tx.manifests.parents(repo.id, digest)).some((p) => p !== digest);
       if (!untagged || listed) return { kind: 'removed', digest, imageDeleted: false };
