@@ -4,7 +4,7 @@ export type { Authenticator, AuthRequest } from './authenticator.ts';
 export { BasicAuthenticator } from './authenticator.ts';
 export type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
 export { requestFacts } from './authorizer.ts';
-export { PolicyAuthorizer } from './policy-authorizer.ts';
+export { PolicyAuthorizer, REGISTRY_POLICY_V1_ACTIONS, conditionValues, evalPrincipal } from './policy-authorizer.ts';
 export { OCI_ACTIONS, repositoryArn, type OciOperation } from './actions.ts';
 export { newAccessKeyId, newSecretAccessKey, newAccountId, hashSecret, verifySecret } from './secrets.ts';
 export { Keyring } from './crypto.ts';

@@ -7,11 +7,35 @@
 import { createHash } from 'node:crypto';
 import type { MetaStore } from '../meta/index.ts';
 import type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
-import { evaluate, managedPolicy, parsePolicy, type PolicyKind, type Policy } from './policy/index.ts';
+import { evaluate, managedPolicy, parsePolicy, type EvalPrincipal, type PolicyKind, type Policy } from './policy/index.ts';
 import type { Principal } from './principal.ts';
 
-const REGISTRY_POLICY_V1_ACTIONS = new Set(['ecr:replicateimage', 'ecr:batchimportupstreamimage', 'ecr:createrepository']);
+/** The actions a registry policy of scope V1 governs (ECR's user guide, "Private registry permissions"). */
+export const REGISTRY_POLICY_V1_ACTIONS: readonly string[] = ['ecr:ReplicateImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
+const V1_ACTIONS = new Set(REGISTRY_POLICY_V1_ACTIONS.map((a) => a.toLowerCase()));
 const REPOSITORY_ARN = /^arn:aws:ecr:[^:]*:(\d{12}):repository\/(.+)$/;
+
+/** The condition keys a request carries by itself: who sends it, from where, when. */
+export function conditionValues(principal: Principal | null, facts: RequestFacts): Record<string, string | undefined> {
+  const values: Record<string, string | undefined> = {
+    'aws:SourceIp': facts.sourceIp,
+    'aws:SecureTransport': facts.secureTransport === undefined ? undefined : String(facts.secureTransport),
+    'aws:CurrentTime': new Date().toISOString(),
+    'aws:EpochTime': String(Math.floor(Date.now() / 1000)),
+  };
+  if (principal !== null) {
+    values['aws:PrincipalArn'] = principal.arn;
+    values['aws:PrincipalAccount'] = principal.accountId;
+    values['aws:PrincipalType'] = principal.kind === 'root' ? 'Account' : 'User';
+    if (principal.kind === 'user') values['aws:username'] = principal.userName;
+  }
+  return values;
+}
+
+/** The caller as the evaluator sees it (null: anonymous). */
+export function evalPrincipal(principal: Principal | null): EvalPrincipal {
+  return principal === null ? { arn: '*', accountId: '', anonymous: true } : { arn: principal.arn, accountId: principal.accountId, isRoot: principal.kind === 'root' };
+}
 
 export interface PolicyAuthorizerDeps {
   meta: MetaStore;
@@ -57,7 +81,7 @@ export class PolicyAuthorizer implements Authorizer {
     if (registryText !== undefined) {
       const scope = (await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? 'V2';
       const policy = this.parse(registryText);
-      if (policy !== undefined && (scope === 'V2' || REGISTRY_POLICY_V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
+      if (policy !== undefined && (scope === 'V2' || V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
     }
     return { policies: out, ...(repositoryId !== undefined ? { repositoryId } : {}) };
   }
@@ -88,21 +112,9 @@ export class PolicyAuthorizer implements Authorizer {
 
   async authorize(principal: Principal | null, action: string, resource: Resource, facts: RequestFacts = {}): Promise<Decision> {
     const { policies: resourcePolicies, repositoryId } = await this.resourcePolicies(action, resource);
-    const values: Record<string, string | undefined> = {
-      ...(await this.resourceTags(repositoryId, resourcePolicies)),
-      'aws:SourceIp': facts.sourceIp,
-      'aws:SecureTransport': facts.secureTransport === undefined ? undefined : String(facts.secureTransport),
-      'aws:CurrentTime': new Date().toISOString(),
-      'aws:EpochTime': String(Math.floor(Date.now() / 1000)),
-    };
-    if (principal !== null) {
-      values['aws:PrincipalArn'] = principal.arn;
-      values['aws:PrincipalAccount'] = principal.accountId;
-      values['aws:PrincipalType'] = principal.kind === 'root' ? 'Account' : 'User';
-      if (principal.kind === 'user') values['aws:username'] = principal.userName;
-    }
+    const values = { ...(await this.resourceTags(repositoryId, resourcePolicies)), ...conditionValues(principal, facts) };
     const r = evaluate({
-      principal: principal === null ? { arn: '*', accountId: '', anonymous: true } : { arn: principal.arn, accountId: principal.accountId, isRoot: principal.kind === 'root' },
+      principal: evalPrincipal(principal),
       action,
       resource,
       context: { values },

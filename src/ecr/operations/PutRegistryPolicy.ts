@@ -1,6 +1,7 @@
 import { defineOperation } from '../operation.ts';
 import { accountSetting } from './GetAccountSetting.ts';
-import { REGISTRY_POLICY_V1_ACTIONS, validateEcrResourcePolicy } from './policy-support.ts';
+import { REGISTRY_POLICY_V1_ACTIONS } from '../../auth/index.ts';
+import { validateEcrResourcePolicy } from './policy-support.ts';
 
 // Sets the registry's policy. Its scope is the account's REGISTRY_POLICY_SCOPE: with V1 it may only
 // grant replication, pull-through-cache imports and repository creation (ECR refuses other actions);

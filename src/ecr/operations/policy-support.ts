@@ -1,12 +1,10 @@
 // Validation of repository and registry policy documents at write time, in ECR's words: the
 // document is parsed by the policy engine (src/auth/policy) and a refusal names the problem after
 // ECR's own "Invalid repository policy provided".
+import { conditionValues, evalPrincipal } from '../../auth/index.ts';
 import { evaluate, parsePolicy, PolicySyntaxError, type Policy } from '../../auth/policy/index.ts';
 import type { EcrContext } from '../context.ts';
 import { EcrException } from '../errors.ts';
-
-/** The actions a V1-scoped registry policy may name (ECR's user guide, "Private registry permissions"). */
-export const REGISTRY_POLICY_V1_ACTIONS: readonly string[] = ['ecr:ReplicateImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
 
 /** The most a policy text may hold, as modelled (RepositoryPolicyText, RegistryPolicyText). */
 export const POLICY_TEXT_MAX = 10240;
@@ -49,16 +47,10 @@ export function validateEcrResourcePolicy(kind: 'repository' | 'registry', text:
 /** True when `policy`, as the resource's policy, explicitly denies the caller `action` on `resourceArn`. */
 export function deniesCaller(ctx: EcrContext, policy: Policy, action: string, resourceArn: string): boolean {
   const r = evaluate({
-    principal: { arn: ctx.principal.arn, accountId: ctx.principal.accountId, isRoot: ctx.principal.kind === 'root' },
+    principal: evalPrincipal(ctx.principal),
     action,
     resource: { arn: resourceArn, accountId: ctx.accountId },
-    context: {
-      values: {
-        'aws:username': ctx.principal.kind === 'user' ? ctx.principal.userName : undefined,
-        'aws:SourceIp': ctx.facts.sourceIp,
-        'aws:SecureTransport': ctx.facts.secureTransport === undefined ? undefined : String(ctx.facts.secureTransport),
-      },
-    },
+    context: { values: conditionValues(ctx.principal, ctx.facts) },
     identityPolicies: [],
     resourcePolicies: [{ name: 'the new policy', policy }],
   });
