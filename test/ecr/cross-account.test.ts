@@ -4,7 +4,6 @@
 // account's root, on the ECR API and on /v2/ alike, and nothing changes.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import {
   BatchDeleteImageCommand,
   BatchGetImageCommand,
@@ -21,16 +20,13 @@ import {
   UntagResourceCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
-import { addAccount, refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { addAccount, refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const B = '444455556666';
 const REPO = 'shared/app';
 const OTHER_REPO = 'private/app';
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 async function pushImage(t: EcrTestApp, name: string, tag: string): Promise<{ digest: string; layer: string; manifest: string }> {
   const blob = async (data: Buffer): Promise<string> => {

@@ -1,6 +1,6 @@
 // An in-process berth with an ECR client of the AWS SDK pointed at it.
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hashSecret, newAccessKeyId, newSecretAccessKey } from '../../src/auth/index.ts';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.ts';
 
@@ -74,4 +74,9 @@ export async function addUser(t: EcrTestApp, name: string): Promise<{ accessKeyI
   await t.app.meta.accessKeys.put({ accessKeyId, accountId, userName: name, secretHash: await hashSecret(secretAccessKey), secretEnc: t.app.keyring.encrypt(secretAccessKey), status: 'Active', createdAt: now });
   const auth = `Basic ${Buffer.from(`${accessKeyId}:${secretAccessKey}`).toString('base64')}`;
   return { accessKeyId, secretAccessKey, ecr: t.client({ accessKeyId, secretAccessKey }), auth, arn: `arn:aws:iam::${accountId}:user/${name}` };
+}
+
+/** `sha256:<hex>` of the bytes. */
+export function sha256(b: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }

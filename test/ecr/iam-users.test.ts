@@ -4,16 +4,12 @@
 // may do nothing. Refusals name the user, the action and the resource as AWS does.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { BatchDeleteImageCommand, CreateRepositoryCommand, DeleteRepositoryCommand, DescribeImagesCommand, GetAuthorizationTokenCommand, PutImageCommand } from '@aws-sdk/client-ecr';
-import { addUser, refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { addUser, refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const MT = 'application/vnd.oci.image.manifest.v1+json';
 const managed = (name: string): string => `arn:aws:iam::aws:policy/${name}`;
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 describe('IAM users and their identity policies', () => {
   let t: EcrTestApp;

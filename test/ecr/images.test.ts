@@ -4,7 +4,7 @@
 // and changes nothing (the tags and manifests ListImages reports are as before).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchDeleteImageCommand,
@@ -20,7 +20,7 @@ import {
   type ImageTagMutability,
   type ListImagesCommandInput,
 } from '@aws-sdk/client-ecr';
-import { refusalMessage, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { refusalMessage, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -35,9 +35,6 @@ const NOT_FOUND = 'Requested image not found';
 const FAILURE_CODES = new Set(['InvalidImageDigest', 'InvalidImageTag', 'ImageTagDoesNotMatchDigest', 'ImageNotFound', 'MissingDigestAndTag', 'ImageReferencedByManifestList', 'KmsError', 'UpstreamAccessDenied', 'UpstreamTooManyRequests', 'UpstreamUnavailable', 'ImageInaccessible']);
 const BAD_TOKEN = "Invalid parameter at 'nextToken' failed to satisfy constraint: 'must be a token from a previous response'";
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 
 async function eventually<T>(f: () => Promise<T | undefined>): Promise<T> {

@@ -6,7 +6,7 @@
 // is the store's presigned one.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchCheckLayerAvailabilityCommand,
@@ -22,16 +22,13 @@ import {
 import { issueDownloadToken, Keyring } from '../../src/auth/index.ts';
 import { formatPartRecord } from '../../src/ecr/operations/layer-support.ts';
 import { scaleOutEnv, deleteS3Prefix, s3Env } from '../helpers/cluster.ts';
-import { startEcrApp, type EcrTestApp } from './helpers.ts';
+import { sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const MASTER_KEY = Buffer.alloc(32, 7);
 const LAYER_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const CONFIG_TYPE = 'application/vnd.oci.image.config.v1+json';
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 /** The exception a rejected call gives: name, message, HTTP status and the members of its body. */
 async function refusal(p: Promise<unknown>): Promise<{ name: string; message: string; status: number | undefined; fields: Record<string, unknown> }> {

@@ -2,9 +2,8 @@
 // OCI referrers API lists), filtered by artifact type and status, paged; refusals change nothing.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { CreateRepositoryCommand, ListImageReferrersCommand, type ImageReferrer, type ListImageReferrersCommandInput } from '@aws-sdk/client-ecr';
-import { startEcrApp, type EcrTestApp } from './helpers.ts';
+import { sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const REPO = 'referrers/app';
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -12,9 +11,6 @@ const EMPTY = 'application/vnd.oci.empty.v1+json';
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 const SBOM = 'application/spdx+json';
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 async function pushBlob(t: EcrTestApp, data: Buffer): Promise<string> {
   const digest = sha256(data);

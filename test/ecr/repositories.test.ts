@@ -4,7 +4,6 @@
 // /v2/. Every refused request answers the exact exception and message and changes nothing.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import {
   CreateRepositoryCommand,
   DeleteRepositoryCommand,
@@ -21,14 +20,11 @@ import {
   type Repository,
   type Tag,
 } from '@aws-sdk/client-ecr';
-import { refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const OTHER_ACCOUNT = '999988887777';
 
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 describe('repository operations', () => {
   let t: EcrTestApp;

@@ -3,17 +3,13 @@
 // nothing; each account has its own budget; the rate comes back after the wait.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetImageCommand, CreateRepositoryCommand, PutImageCommand } from '@aws-sdk/client-ecr';
 import { loadConfig } from '../../src/config/index.ts';
-import { addAccount, refusal, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { addAccount, refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const MT = 'application/vnd.oci.image.manifest.v1+json';
 
-function sha256(b: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
-}
 
 describe('throttling with ECR-style per-account rates', () => {
   let t: EcrTestApp;
