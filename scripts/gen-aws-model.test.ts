@@ -9,7 +9,7 @@ const dir = modelsDir();
 
 for (const m of MODELS) {
   test(`${m.out} is what the ${m.service} model generates (run node scripts/gen-aws-model.ts after the model changes)`, { skip: dir === undefined ? 'the AWS models are not here: set BERTH_AWS_MODELS or check out ../shared' : false }, () => {
-    const want = generate(m.service, readFileSync(`${dir ?? ''}${m.model}`, 'utf8'));
+    const want = generate(m.service, readFileSync(`${dir ?? ''}${m.model}`, 'utf8'), m.operations);
     assert.equal(readFileSync(`${root}${m.out}`, 'utf8'), want);
   });
 }

@@ -6,8 +6,8 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, SigV4Verifier, type Authorizer, type Keyring, type ResolvedKey } from '../auth/index.ts';
-import { handleQuery, isQueryRequest } from '../iam/index.ts';
+import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, principalOfSession, SigV4Verifier, type Authorizer, type Keyring, type ResolvedKey } from '../auth/index.ts';
+import { handleQuery, isQueryRequest, WebIdentityVerifier, type QueryDeps } from '../iam/index.ts';
 import { OPERATION_HANDLERS, type EcrProtocolDeps } from '../ecr/index.ts';
 import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
@@ -112,6 +112,12 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const registry = new Registry({ meta, blobs, uploads, now, log });
   const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, keyring, log: log.child({ component: 'auth' }) });
   const resolveKey = async (id: string): Promise<ResolvedKey | undefined> => {
+    // Temporary credentials of a role session: valid with their session token, until they expire.
+    if (id.startsWith('ASIA')) {
+      const s = await meta.iam.getSession(id);
+      if (s === undefined) return undefined;
+      return { secretAccessKey: keyring.decrypt(s.secretEnc), principal: principalOfSession(s), sessionTokenSha256: s.tokenSha256, expiresAt: s.expiresAt };
+    }
     const key = await meta.accessKeys.get(id);
     if (key === undefined || key.status !== 'Active' || key.secretEnc === null || key.secretEnc === undefined) return undefined;
     return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
@@ -123,15 +129,35 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     now,
     resolve: resolveKey,
   });
-  // STS's query protocol shares the port: the same keys, signed for the sts service.
-  const stsVerifier = new SigV4Verifier({ region: config.region, service: 'sts', clockSkewSeconds: config.auth.clockSkew, now, resolve: resolveKey });
   const authorizer = new PolicyAuthorizer({ meta });
+  // IAM's and STS's query protocol share the port: the same keys, signed for the iam or sts service
+  // (IAM, a global service, is signed for us-east-1 by some clients whatever their region).
+  const queryDeps: QueryDeps = {
+    verifiers: {
+      iam: new SigV4Verifier({ region: [...new Set([config.region, 'us-east-1'])], service: 'iam', clockSkewSeconds: config.auth.clockSkew, now, resolve: resolveKey }),
+      sts: new SigV4Verifier({ region: config.region, service: 'sts', clockSkewSeconds: config.auth.clockSkew, now, resolve: resolveKey }),
+    },
+    meta,
+    authorizer,
+    keyring,
+    invalidateKey: (id) => authenticator.invalidate(id),
+    webIdentity: new WebIdentityVerifier({ now }),
+    region: config.region,
+    now,
+    log,
+    strictErrors: process.env.BERTH_STRICT_ERRORS === '1',
+  };
   const limiter = config.throttle.enabled ? new RateLimiter(parseRates(config.throttle.rates), now) : undefined;
   const jobs = new SqlJobQueue(meta, { log: log.child({ component: 'jobs' }), now });
   jobs.register('uploads.purge', async () => {
     await registry.uploads.purge(config.uploads.purgeAfter);
   });
   jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
+  // Expired role sessions are kept a day (an expired token is answered as expired, not unknown), then forgotten.
+  jobs.register('sts.purge', async () => {
+    await meta.iam.purgeSessions(now() - 86_400_000);
+  });
+  jobs.schedule('sts.purge', 3600, { runNow: true });
 
   // Until the server listens (and knows its port), the public address is the configured one or a guess.
   const ecrDeps: EcrProtocolDeps = {
@@ -148,7 +174,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     log,
     operations: OPERATION_HANDLERS,
     strictErrors: process.env.BERTH_STRICT_ERRORS === '1',
-    other: { claims: isQueryRequest, handle: async (req, reply, body) => await handleQuery(req, reply, body, { stsVerifier, meta }) },
+    other: { claims: isQueryRequest, handle: async (req, reply, body) => await handleQuery(req, reply, body, queryDeps) },
     ...(limiter !== undefined ? { limiter } : {}),
   };
   const lifecycle = { closing: false };

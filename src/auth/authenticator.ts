@@ -6,7 +6,7 @@ import { RESYNC_TOPIC, type Bus } from '../cluster/index.ts';
 import { RegistryError } from '../core/errors.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Principal } from './principal.ts';
-import { principalOf } from './principal.ts';
+import { principalOf, principalOfSession } from './principal.ts';
 import { verifySecret } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 import { readLoginToken } from './login-token.ts';
@@ -87,6 +87,7 @@ export class BasicAuthenticator implements Authenticator {
     this.cache.delete(accessKeyId);
     this.refused.delete(accessKeyId);
     this.activeUntil.delete(accessKeyId);
+    this.sessions.delete(accessKeyId);
   }
 
   private clear(): void {
@@ -94,6 +95,7 @@ export class BasicAuthenticator implements Authenticator {
     this.cache.clear();
     this.refused.clear();
     this.activeUntil.clear();
+    this.sessions.clear();
   }
 
   /**
@@ -104,6 +106,7 @@ export class BasicAuthenticator implements Authenticator {
     if (this.keyring === undefined) throw new RegistryError('Unauthorized', 'login tokens are not accepted here');
     const now = this.now();
     const principal = readLoginToken(this.keyring, token, now);
+    if (principal.kind === 'assumed-role') return await this.sessionOf(principal, now);
     const until = this.activeUntil.get(principal.accessKeyId);
     if (until === undefined || until <= now) {
       const key = await this.meta.accessKeys.get(principal.accessKeyId);
@@ -114,6 +117,23 @@ export class BasicAuthenticator implements Authenticator {
       this.activeUntil.set(principal.accessKeyId, now + this.cacheTtlMs);
     }
     return principal;
+  }
+
+  /** Sessions behind login tokens, with the principal read back from them, until a re-read. */
+  private readonly sessions = new Map<string, { principal: Principal; until: number }>();
+
+  /** The assumed-role session a login token was issued for, while its credentials last. */
+  private async sessionOf(token: Principal, now: number): Promise<Principal> {
+    let hit = this.sessions.get(token.accessKeyId);
+    if (hit === undefined || hit.until <= now) {
+      const s = await this.meta.iam.getSession(token.accessKeyId);
+      if (s === undefined || s.accountId !== token.accountId) throw new RegistryError('Unauthorized', 'the session this login token was issued for is unknown');
+      if (s.expiresAt <= now) throw new RegistryError('TokenExpired', 'the role session this login token was issued for has expired: assume the role again');
+      if (this.sessions.size >= MAX_CACHE) this.sessions.clear();
+      hit = { principal: principalOfSession(s), until: Math.min(now + this.cacheTtlMs, s.expiresAt) };
+      this.sessions.set(token.accessKeyId, hit);
+    }
+    return { ...hit.principal, ...(token.registryId !== undefined ? { registryId: token.registryId } : {}) };
   }
 
   /** Stops listening to the bus. */

@@ -13,10 +13,19 @@ export interface Decision {
   reason: string;
 }
 
-/** What the request itself tells the policy conditions (aws:SourceIp, aws:SecureTransport). */
+/** What the request itself tells the policy conditions (aws:SourceIp, aws:SecureTransport, ...). */
 export interface RequestFacts {
   sourceIp?: string;
   secureTransport?: boolean;
+  /** Tags the request sets (aws:RequestTag/<key>, aws:TagKeys). */
+  requestTags?: Record<string, string>;
+  /** Further condition keys of the request (a web identity's `<issuer>:sub`, ...). */
+  values?: Record<string, string | string[]>;
+  /**
+   * The resource's own policy when it is not a repository's or the registry's: a role's trust
+   * policy for sts:AssumeRole. The registry and repository policies do not apply then.
+   */
+  resourcePolicy?: { name: string; document: string; /** It must allow, even within the account (a trust policy). */ required?: boolean };
 }
 
 export interface Authorizer {

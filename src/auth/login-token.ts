@@ -2,6 +2,8 @@
 // carry the principal and an expiry, so any process can check them without a database lookup; the
 // access key behind them must still be active. A token may name the registry (account) it is for,
 // when it was asked for another account's registry: /v2/ requests made with it address that one.
+// A token of an assumed role's session names the session's access key: the authenticator reads
+// the session (role, session policies, expiry) back when the token is used.
 import { RegistryError } from '../core/errors.ts';
 import type { Keyring } from './crypto.ts';
 import type { Principal } from './principal.ts';
@@ -16,7 +18,7 @@ export function readLoginToken(keyring: Keyring, token: string, now: number): Pr
   const v = keyring.verify(token);
   if (v === null || v.t !== 'login' || v.v !== 1) throw new RegistryError('Unauthorized', 'invalid login token: get a new one with aws ecr get-login-password');
   if (typeof v.exp !== 'number' || v.exp <= now) throw new RegistryError('TokenExpired', 'the login token has expired: get a new one with aws ecr get-login-password');
-  if (typeof v.a !== 'string' || typeof v.arn !== 'string' || typeof v.u !== 'string' || typeof v.k !== 'string' || (v.kind !== 'root' && v.kind !== 'user')) {
+  if (typeof v.a !== 'string' || typeof v.arn !== 'string' || typeof v.u !== 'string' || typeof v.k !== 'string' || (v.kind !== 'root' && v.kind !== 'user' && v.kind !== 'assumed-role')) {
     throw new RegistryError('Unauthorized', 'invalid login token');
   }
   if (v.r !== undefined && (typeof v.r !== 'string' || !/^\d{12}$/.test(v.r))) throw new RegistryError('Unauthorized', 'invalid login token');

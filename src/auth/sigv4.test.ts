@@ -36,8 +36,8 @@ function principal(accessKeyId: string, userName = 'root'): Principal {
 
 const KEYS: Record<string, ResolvedKey> = {
   [LONG_ID]: { secretAccessKey: LONG_SECRET, principal: principal(LONG_ID) },
-  [TEMP_ID]: { secretAccessKey: TEMP_SECRET, principal: principal(TEMP_ID, 'ci'), sessionToken: TEMP_TOKEN, expiresAt: NOW + 60 * MIN },
-  [EXPIRED_ID]: { secretAccessKey: TEMP_SECRET, principal: principal(EXPIRED_ID, 'ci'), sessionToken: EXPIRED_TOKEN, expiresAt: NOW - MIN },
+  [TEMP_ID]: { secretAccessKey: TEMP_SECRET, principal: principal(TEMP_ID, 'ci'), sessionTokenSha256: createHash('sha256').update(TEMP_TOKEN).digest('hex'), expiresAt: NOW + 60 * MIN },
+  [EXPIRED_ID]: { secretAccessKey: TEMP_SECRET, principal: principal(EXPIRED_ID, 'ci'), sessionTokenSha256: createHash('sha256').update(EXPIRED_TOKEN).digest('hex'), expiresAt: NOW - MIN },
 };
 
 function verifier(now = NOW): SigV4Verifier {

@@ -22,8 +22,8 @@ export interface SignedRequest {
 export interface ResolvedKey {
   secretAccessKey: string;
   principal: Principal;
-  /** For temporary credentials: the session token the request must carry. */
-  sessionToken?: string;
+  /** For temporary credentials: SHA-256 (hex) of the session token the request must carry. */
+  sessionTokenSha256?: string;
   /** Epoch ms after which temporary credentials are expired. */
   expiresAt?: number;
 }
@@ -32,7 +32,8 @@ export interface ResolvedKey {
 export type KeyResolver = (accessKeyId: string) => Promise<ResolvedKey | undefined>;
 
 export interface SigV4Options {
-  region: string;
+  /** The region requests must be scoped to (IAM, a global service, also takes us-east-1). */
+  region: string | readonly string[];
   service: string;
   /** Allowed distance between the request date and the server clock, in seconds. */
   clockSkewSeconds: number;
@@ -111,7 +112,7 @@ export class SigV4Verifier {
     const date = amzDate(dateText);
     if (Number.isNaN(date)) throw new RegistryError('SignatureIncomplete', 'The request must carry an X-Amz-Date in the form YYYYMMDDTHHMMSSZ.');
     if (!dateText.startsWith(scopeDate)) throw new RegistryError('SignatureInvalid', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${dateText.slice(0, 8)}'.`);
-    if (region !== this.opts.region) throw new RegistryError('SignatureInvalid', `Credential should be scoped to a valid region, not '${region}'.`);
+    if (typeof this.opts.region === 'string' ? region !== this.opts.region : !this.opts.region.includes(region)) throw new RegistryError('SignatureInvalid', `Credential should be scoped to a valid region, not '${region}'.`);
     if (service !== this.opts.service) throw new RegistryError('SignatureInvalid', `Credential should be scoped to correct service: '${this.opts.service}'.`);
     const now = this.now();
     const skew = this.opts.clockSkewSeconds * 1000;
@@ -126,8 +127,9 @@ export class SigV4Verifier {
 
     const key = await this.opts.resolve(accessKeyId);
     if (key === undefined) throw new RegistryError('ClientUnrecognized', 'The security token included in the request is invalid.');
-    if (key.sessionToken !== undefined) {
-      if (token === undefined || token !== key.sessionToken) throw new RegistryError('ClientUnrecognized', 'The security token included in the request is invalid.');
+    if (key.sessionTokenSha256 !== undefined) {
+      const digest = token === undefined ? '' : createHash('sha256').update(token).digest('hex');
+      if (digest.length !== key.sessionTokenSha256.length || !timingSafeEqual(Buffer.from(digest), Buffer.from(key.sessionTokenSha256))) throw new RegistryError('ClientUnrecognized', 'The security token included in the request is invalid.');
       if (key.expiresAt !== undefined && now > key.expiresAt) throw new RegistryError('TokenExpired', 'The security token included in the request is expired');
     } else if (token !== undefined) {
       throw new RegistryError('ClientUnrecognized', 'The security token included in the request is invalid.');

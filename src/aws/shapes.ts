@@ -1,7 +1,7 @@
 // The structure of an AWS service model (botocore service-2.json), as the generated code records
 // it: shapes without their documentation text.
 export type Shape =
-  | { type: 'structure'; members: Record<string, { shape: string; location?: string; locationName?: string }>; required?: readonly string[]; exception?: boolean }
+  | { type: 'structure'; members: Record<string, { shape: string; location?: string; locationName?: string }>; required?: readonly string[]; exception?: boolean; error?: { code: string; status: number } }
   | { type: 'list'; member: string; min?: number; max?: number }
   | { type: 'map'; key: string; value: string; min?: number; max?: number }
   | { type: 'string'; enum?: readonly string[]; pattern?: string; min?: number; max?: number }
@@ -14,4 +14,6 @@ export interface OperationShape {
   input?: string;
   output?: string;
   errors: readonly string[];
+  /** Query protocol: the element that wraps the output (`CreateUserResult`). */
+  resultWrapper?: string;
 }

@@ -85,6 +85,8 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'iam_policies', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
   { name: 'iam_attachments', key: ['account_id', 'kind', 'name', 'policy_arn'], batch: 500, mode: 'sync' },
   { name: 'iam_inline_policies', key: ['account_id', 'kind', 'name', 'policy_name'], batch: 500, mode: 'sync' },
+  { name: 'iam_oidc_providers', key: ['account_id', 'issuer'], batch: 500, mode: 'sync' },
+  { name: 'sts_sessions', notCopied: 'temporary credentials last hours at most: their holders assume their roles again' },
   { name: 'creation_templates', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },

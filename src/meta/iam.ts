@@ -17,6 +17,7 @@ export interface IamPrincipal {
   /** A role's trust policy. */
   trustPolicy?: string;
   maxSessionSeconds?: number;
+  description?: string;
   tags: Array<{ Key: string; Value: string }>;
   createdAt: number;
 }
@@ -39,6 +40,43 @@ export interface AppliedPolicy {
   document?: string;
 }
 
+/** An OpenID Connect identity provider that roles of the account can trust. */
+export interface OidcProvider {
+  accountId: string;
+  /** The issuer without its scheme: `token.example.com/path`. */
+  issuer: string;
+  /** The issuer URL as created (`https://token.example.com/path`). */
+  url: string;
+  clientIds: string[];
+  thumbprints: string[];
+  /** A JWKS document pinned by the administrator; unset: discovered from the issuer. */
+  jwks?: string;
+  tags: Array<{ Key: string; Value: string }>;
+  createdAt: number;
+}
+
+/** Temporary credentials of an assumed role. */
+export interface StsSession {
+  accessKeyId: string;
+  accountId: string;
+  roleName: string;
+  roleId: string;
+  rolePath: string;
+  sessionName: string;
+  /** The secret access key, sealed with the master key. */
+  secretEnc: string;
+  /** SHA-256 (hex) of the session token. */
+  tokenSha256: string;
+  sessionPolicy?: string;
+  policyArns?: string[];
+  /** The ARN of who assumed the role (a user, a role session, or an identity provider). */
+  source: string;
+  sourceIdentity?: string;
+  tags: Array<{ Key: string; Value: string }>;
+  expiresAt: number;
+  createdAt: number;
+}
+
 type Row = Database['iam_principals'];
 
 function principal(r: Row): IamPrincipal {
@@ -50,6 +88,7 @@ function principal(r: Row): IamPrincipal {
     path: r.path,
     ...(r.document !== null ? { trustPolicy: r.document } : {}),
     ...(r.max_session_seconds !== null ? { maxSessionSeconds: Number(r.max_session_seconds) } : {}),
+    ...(r.description !== null ? { description: r.description } : {}),
     tags: JSON.parse(r.tags) as Array<{ Key: string; Value: string }>,
     createdAt: Number(r.created_at),
   };
@@ -76,7 +115,7 @@ export class IamStore {
     if (clash.some((r) => r.name.toLowerCase() === p.name.toLowerCase())) return false;
     await this.db
       .insertInto('iam_principals')
-      .values({ account_id: p.accountId, kind: p.kind, name: p.name, id: p.id, path: p.path, document: p.trustPolicy ?? null, max_session_seconds: p.maxSessionSeconds ?? null, tags: JSON.stringify(p.tags), created_at: p.createdAt })
+      .values({ account_id: p.accountId, kind: p.kind, name: p.name, id: p.id, path: p.path, document: p.trustPolicy ?? null, max_session_seconds: p.maxSessionSeconds ?? null, description: p.description ?? null, tags: JSON.stringify(p.tags), created_at: p.createdAt })
       .execute();
     return true;
   }
@@ -84,6 +123,12 @@ export class IamStore {
   async get(accountId: string, kind: IamPrincipalKind, name: string): Promise<IamPrincipal | undefined> {
     const r = await this.db.selectFrom('iam_principals').selectAll().where('account_id', '=', accountId).where('kind', '=', kind).where('name', '=', name).executeTakeFirst();
     return r === undefined ? undefined : principal(r);
+  }
+
+  /** Replaces a role's trust policy; false when there is no such role. */
+  async setTrustPolicy(accountId: string, roleName: string, document: string): Promise<boolean> {
+    const r = await this.db.updateTable('iam_principals').set({ document }).where('account_id', '=', accountId).where('kind', '=', 'role').where('name', '=', roleName).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   /** In name order, `limit` after `after`, with a path prefix. */
@@ -203,5 +248,89 @@ export class IamStore {
       }
     }
     return out;
+  }
+
+  async createOidcProvider(p: OidcProvider): Promise<boolean> {
+    if ((await this.getOidcProvider(p.accountId, p.issuer)) !== undefined) return false;
+    await this.db
+      .insertInto('iam_oidc_providers')
+      .values({ account_id: p.accountId, issuer: p.issuer, url: p.url, client_ids: JSON.stringify(p.clientIds), thumbprints: JSON.stringify(p.thumbprints), jwks: p.jwks ?? null, tags: JSON.stringify(p.tags), created_at: p.createdAt })
+      .execute();
+    return true;
+  }
+
+  async getOidcProvider(accountId: string, issuer: string): Promise<OidcProvider | undefined> {
+    const r = await this.db.selectFrom('iam_oidc_providers').selectAll().where('account_id', '=', accountId).where('issuer', '=', issuer).executeTakeFirst();
+    if (r === undefined) return undefined;
+    return {
+      accountId: r.account_id,
+      issuer: r.issuer,
+      url: r.url,
+      clientIds: JSON.parse(r.client_ids) as string[],
+      thumbprints: JSON.parse(r.thumbprints) as string[],
+      ...(r.jwks !== null ? { jwks: r.jwks } : {}),
+      tags: JSON.parse(r.tags) as Array<{ Key: string; Value: string }>,
+      createdAt: Number(r.created_at),
+    };
+  }
+
+  async listOidcProviders(accountId: string): Promise<string[]> {
+    return (await this.db.selectFrom('iam_oidc_providers').select('issuer').where('account_id', '=', accountId).orderBy('issuer').execute()).map((r) => r.issuer);
+  }
+
+  async deleteOidcProvider(accountId: string, issuer: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('iam_oidc_providers').where('account_id', '=', accountId).where('issuer', '=', issuer).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async putSession(s: StsSession): Promise<void> {
+    await this.db
+      .insertInto('sts_sessions')
+      .values({
+        access_key_id: s.accessKeyId,
+        account_id: s.accountId,
+        role_name: s.roleName,
+        role_id: s.roleId,
+        role_path: s.rolePath,
+        session_name: s.sessionName,
+        secret_enc: s.secretEnc,
+        token_sha256: s.tokenSha256,
+        session_policy: s.sessionPolicy ?? null,
+        policy_arns: s.policyArns === undefined ? null : JSON.stringify(s.policyArns),
+        source: s.source,
+        source_identity: s.sourceIdentity ?? null,
+        tags: JSON.stringify(s.tags),
+        expires_at: s.expiresAt,
+        created_at: s.createdAt,
+      })
+      .execute();
+  }
+
+  async getSession(accessKeyId: string): Promise<StsSession | undefined> {
+    const r = await this.db.selectFrom('sts_sessions').selectAll().where('access_key_id', '=', accessKeyId).executeTakeFirst();
+    if (r === undefined) return undefined;
+    return {
+      accessKeyId: r.access_key_id,
+      accountId: r.account_id,
+      roleName: r.role_name,
+      roleId: r.role_id,
+      rolePath: r.role_path,
+      sessionName: r.session_name,
+      secretEnc: r.secret_enc,
+      tokenSha256: r.token_sha256,
+      ...(r.session_policy !== null ? { sessionPolicy: r.session_policy } : {}),
+      ...(r.policy_arns !== null ? { policyArns: JSON.parse(r.policy_arns) as string[] } : {}),
+      source: r.source,
+      ...(r.source_identity !== null ? { sourceIdentity: r.source_identity } : {}),
+      tags: JSON.parse(r.tags) as Array<{ Key: string; Value: string }>,
+      expiresAt: Number(r.expires_at),
+      createdAt: Number(r.created_at),
+    };
+  }
+
+  /** Forgets sessions that expired before `before` (epoch ms); answers how many. */
+  async purgeSessions(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('sts_sessions').where('expires_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 }

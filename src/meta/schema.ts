@@ -67,6 +67,7 @@ export interface IamPrincipalsTable {
   /** JSON: [{Key, Value}]. */
   tags: string;
   created_at: number;
+  description: string | null;
 }
 
 export interface IamGroupMembersTable {
@@ -99,6 +100,35 @@ export interface IamInlinePoliciesTable {
   name: string;
   policy_name: string;
   document: string;
+}
+
+export interface IamOidcProvidersTable {
+  account_id: string;
+  issuer: string;
+  url: string;
+  client_ids: string;
+  thumbprints: string;
+  jwks: string | null;
+  tags: string;
+  created_at: number;
+}
+
+export interface StsSessionsTable {
+  access_key_id: string;
+  account_id: string;
+  role_name: string;
+  role_id: string;
+  role_path: string;
+  session_name: string;
+  secret_enc: string;
+  token_sha256: string;
+  session_policy: string | null;
+  policy_arns: string | null;
+  source: string;
+  source_identity: string | null;
+  tags: string;
+  expires_at: number;
+  created_at: number;
 }
 
 export interface AccountSettingsTable {
@@ -232,5 +262,7 @@ export interface Database {
   iam_policies: IamPoliciesTable;
   iam_attachments: IamAttachmentsTable;
   iam_inline_policies: IamInlinePoliciesTable;
+  iam_oidc_providers: IamOidcProvidersTable;
+  sts_sessions: StsSessionsTable;
   creation_templates: CreationTemplatesTable;
 }

@@ -216,6 +216,11 @@ export class AccessKeyStore {
       .execute();
   }
 
+  async delete(accessKeyId: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('access_keys').where('access_key_id', '=', accessKeyId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
   async listForUser(accountId: string, userName: string): Promise<AccessKey[]> {
     const rows = await this.db.selectFrom('access_keys').select('access_key_id').where('account_id', '=', accountId).where('user_name', '=', userName).orderBy('created_at').execute();
     const out: AccessKey[] = [];

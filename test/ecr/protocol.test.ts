@@ -836,8 +836,10 @@ describe('ECR JSON protocol', () => {
     });
 
     test('temporary credentials: accepted with their token; missing or wrong token refused; expired: ExpiredTokenException', async () => {
-      // berth has no STS yet: a second server over the same stores, whose key resolver also knows
-      // two temporary credentials (one expired), shows how the protocol answers them.
+      // A second server over the same stores, whose key resolver also knows two temporary
+      // credentials (one expired), shows how the protocol answers them (test/iam/ has the same
+      // through STS's AssumeRole).
+      const digest = (s: string): string => createHash('sha256').update(s).digest('hex');
       const root = await t.app.meta.accessKeys.get(t.accessKeyId);
       assert.ok(root !== undefined);
       const temp = { id: 'ASIATEMPORARYTEMP000', secret: 'temporary-secret-temporary-secret-tempor', token: 'session-token-1' };
@@ -847,8 +849,8 @@ describe('ECR JSON protocol', () => {
         service: 'ecr',
         clockSkewSeconds: 900,
         resolve: async (id) => {
-          if (id === temp.id) return { secretAccessKey: temp.secret, principal: principalOf(root), sessionToken: temp.token, expiresAt: Date.now() + 3600_000 };
-          if (id === expired.id) return { secretAccessKey: expired.secret, principal: principalOf(root), sessionToken: expired.token, expiresAt: Date.now() - 1000 };
+          if (id === temp.id) return { secretAccessKey: temp.secret, principal: principalOf(root), sessionTokenSha256: digest(temp.token), expiresAt: Date.now() + 3600_000 };
+          if (id === expired.id) return { secretAccessKey: expired.secret, principal: principalOf(root), sessionTokenSha256: digest(expired.token), expiresAt: Date.now() - 1000 };
           return undefined;
         },
       });

@@ -33,6 +33,11 @@ export interface EvalRequest {
   resourcePolicies: NamedPolicy[];
   sessionPolicies?: NamedPolicy[];
   permissionsBoundary?: NamedPolicy;
+  /**
+   * The resource policy must allow even within the account: a role's trust policy, without which
+   * no identity policy lets anyone assume the role.
+   */
+  resourcePolicyRequired?: boolean;
 }
 
 export interface EvalResult {
@@ -147,6 +152,7 @@ export function evaluate(req: EvalRequest): EvalResult {
 
   if (sameAccount) {
     if (direct !== undefined) return allow(direct, '');
+    if (r.resourcePolicyRequired === true && anyResource === undefined) return implicit('resource-based policy');
     if (identityAllow === undefined) return implicit('identity-based policy');
     if (!sessionOk) return implicit('session policy');
     if (!boundaryOk) return implicit('permissions boundary');

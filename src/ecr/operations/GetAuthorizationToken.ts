@@ -6,7 +6,8 @@ import { issueLoginToken } from '../../auth/login-token.ts';
 export default defineOperation('GetAuthorizationToken', async (ctx, input) => {
   await ctx.authorize('ecr:GetAuthorizationToken');
   const now = ctx.now();
-  const expiresAt = now + ctx.tokenTtlSeconds * 1000;
+  // A role session's token lasts no longer than the session's credentials.
+  const expiresAt = Math.min(now + ctx.tokenTtlSeconds * 1000, ctx.principal.session?.expiresAt ?? Number.POSITIVE_INFINITY);
   // One token per registry asked for: a token for another account's registry addresses that
   // registry on /v2/ (where ECR uses <account>.dkr.ecr.<region>.amazonaws.com); what it may do
   // there is what that account's policies grant.

@@ -270,6 +270,47 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('iam_inline_policies_pk', ['account_id', 'kind', 'name', 'policy_name'])
       .execute();
   },
+  '0007_sts': async (db, h) => {
+    // OpenID Connect identity providers of each account (AssumeRoleWithWebIdentity trusts them) and
+    // the temporary credentials STS hands out: the secret sealed with the master key, the session
+    // token only as its SHA-256. Roles gain their description.
+    await db.schema.alterTable('iam_principals').addColumn('description', 'text').execute();
+    await db.schema
+      .createTable('iam_oidc_providers')
+      .addColumn('account_id', 'text', (c) => c.notNull().references('accounts.id'))
+      /** The issuer without its scheme (`token.actions.example.com/path`), as the provider's ARN names it. */
+      .addColumn('issuer', h.bytewiseText, (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('client_ids', 'text', (c) => c.notNull())
+      .addColumn('thumbprints', 'text', (c) => c.notNull())
+      /** A JWKS document given by the administrator; null: discovered from the issuer. */
+      .addColumn('jwks', 'text')
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('iam_oidc_providers_pk', ['account_id', 'issuer'])
+      .execute();
+    await db.schema
+      .createTable('sts_sessions')
+      .addColumn('access_key_id', 'text', (c) => c.primaryKey())
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('role_name', 'text', (c) => c.notNull())
+      .addColumn('role_id', 'text', (c) => c.notNull())
+      .addColumn('role_path', 'text', (c) => c.notNull())
+      .addColumn('session_name', 'text', (c) => c.notNull())
+      .addColumn('secret_enc', 'text', (c) => c.notNull())
+      .addColumn('token_sha256', 'text', (c) => c.notNull())
+      /** The inline session policy and the managed session policies' ARNs (JSON), when given. */
+      .addColumn('session_policy', 'text')
+      .addColumn('policy_arns', 'text')
+      /** Who assumed the role: the caller's ARN, or the identity provider's for web identities. */
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('source_identity', 'text')
+      .addColumn('tags', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sts_sessions_by_expiry').on('sts_sessions').column('expires_at').execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
