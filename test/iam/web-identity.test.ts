@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AttachRolePolicyCommand, CreateOpenIDConnectProviderCommand, CreateRoleCommand, DeleteOpenIDConnectProviderCommand, GetOpenIDConnectProviderCommand, IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient, type AssumeRoleWithWebIdentityCommandOutput } from '@aws-sdk/client-sts';
 import { CreateRepositoryCommand, DeleteRepositoryCommand, DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { refusal, startEcrApp, type EcrTestApp } from '../ecr/helpers.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.ts';
@@ -22,7 +22,7 @@ describe('AssumeRoleWithWebIdentity with an OIDC issuer served by the test', () 
   // No credentials at all: the call is unsigned, as a CI job makes it.
   const sts = (): STSClient => new STSClient({ endpoint: t.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' }, signer: { sign: async (r) => r } });
   const sessions = async (): Promise<number> => Number((await t.app.meta.db.selectFrom('sts_sessions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
-  const assume = async (token: string, session = 'job-1'): Promise<Awaited<ReturnType<STSClient['send']>>> => {
+  const assume = async (token: string, session = 'job-1'): Promise<AssumeRoleWithWebIdentityCommandOutput> => {
     const c = sts();
     try {
       return await c.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: session, WebIdentityToken: token }));
