@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../core/errors.ts';
 import type { RateLimiter } from '../core/throttle.ts';
-import { repositoryArn, requestFacts, type SigV4Verifier } from '../auth/index.ts';
+import { repositoryArn, requestFacts, type RequestFacts, type SigV4Verifier } from '../auth/index.ts';
 import { validateShape, violationMessage } from '../aws/validate.ts';
 import type { EcrContext, EcrDeps } from './context.ts';
 import { EcrException, renderEcrError } from './errors.ts';
@@ -108,7 +108,7 @@ export async function ecrPlugin(app: FastifyInstance, deps: EcrProtocolDeps): Pr
     const obj = input as Record<string, unknown>;
     const registryId = typeof obj.registryId === 'string' ? obj.registryId : undefined;
     const accountId = registryId ?? principal.accountId;
-    const facts = requestFacts(req);
+    const facts = { ...requestFacts(req), ...tagFacts(obj) };
     const ctx: EcrContext = {
       ...deps,
       facts,
@@ -126,4 +126,17 @@ export async function ecrPlugin(app: FastifyInstance, deps: EcrProtocolDeps): Pr
   };
 
   app.route({ method: 'POST', url: '/', handler });
+}
+
+/**
+ * The tags a request sets or removes, for aws:RequestTag/<key> and aws:TagKeys: `tags` of
+ * CreateRepository and TagResource (and of templates), `tagKeys` of UntagResource.
+ */
+export function tagFacts(input: Record<string, unknown>): Pick<RequestFacts, 'requestTags' | 'values'> {
+  if (Array.isArray(input.tags)) {
+    const tags = input.tags as Array<{ Key?: unknown; Value?: unknown }>;
+    return { requestTags: Object.fromEntries(tags.filter((t) => typeof t.Key === 'string').map((t) => [t.Key as string, typeof t.Value === 'string' ? t.Value : ''])) };
+  }
+  if (Array.isArray(input.tagKeys)) return { values: { 'aws:TagKeys': (input.tagKeys as unknown[]).filter((k): k is string => typeof k === 'string') } };
+  return {};
 }

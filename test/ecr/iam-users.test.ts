@@ -4,7 +4,8 @@
 // may do nothing. Refusals name the user, the action and the resource as AWS does.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchDeleteImageCommand, CreateRepositoryCommand, DeleteRepositoryCommand, DescribeImagesCommand, GetAuthorizationTokenCommand, PutImageCommand } from '@aws-sdk/client-ecr';
+import { BatchDeleteImageCommand, CreateRepositoryCommand, DeleteRepositoryCommand, DescribeImagesCommand, DescribeRepositoriesCommand, GetAuthorizationTokenCommand, ListTagsForResourceCommand, PutImageCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-ecr';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { addUser, refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const MT = 'application/vnd.oci.image.manifest.v1+json';
@@ -87,5 +88,43 @@ describe('IAM users and their identity policies', () => {
     const r = await refusal(u.ecr.send(new GetAuthorizationTokenCommand({})));
     assert.equal(r.name, 'AccessDeniedException');
     assert.match(r.message, /^User: arn:aws:iam::\d{12}:user\/nobody is not authorized to perform: ecr:GetAuthorizationToken/);
+  });
+
+  test('condition keys of the request and the caller: aws:RequestTag, aws:TagKeys, aws:PrincipalTag, aws:userid, ${aws:username}', async () => {
+    const iam = new IAMClient({ endpoint: t.url, region: 'us-east-1', credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, maxAttempts: 1 });
+    const created = await iam.send(new CreateUserCommand({ UserName: 'tagger', Tags: [{ Key: 'team', Value: 'blue' }] }));
+    const key = await iam.send(new CreateAccessKeyCommand({ UserName: 'tagger' }));
+    const ecr = t.client({ accessKeyId: key.AccessKey?.AccessKeyId ?? '', secretAccessKey: key.AccessKey?.SecretAccessKey ?? '' });
+    const policy = {
+      Version: '2012-10-17',
+      Statement: [
+        // Repositories may be created only tagged with the creator's own team.
+        { Effect: 'Allow', Action: 'ecr:CreateRepository', Resource: '*', Condition: { StringEquals: { 'aws:RequestTag/team': '${aws:PrincipalTag/team}' } } },
+        // Tags may be set and removed, but never the key "team".
+        { Effect: 'Allow', Action: ['ecr:TagResource', 'ecr:UntagResource'], Resource: '*', Condition: { 'ForAllValues:StringNotEquals': { 'aws:TagKeys': ['team'] } } },
+        // Only the user's own unique id may describe, and only repositories under its own name.
+        { Effect: 'Allow', Action: 'ecr:DescribeRepositories', Resource: `arn:aws:ecr:us-east-1:${A}:repository/\${aws:username}/*`, Condition: { StringEquals: { 'aws:userid': created.User?.UserId ?? '' } } },
+        { Effect: 'Allow', Action: 'ecr:ListTagsForResource', Resource: '*' },
+      ],
+    };
+    await iam.send(new PutUserPolicyCommand({ UserName: 'tagger', PolicyName: 'conditions', PolicyDocument: JSON.stringify(policy) }));
+    const before = await t.app.meta.repositories.list(A, { limit: 1000 });
+    const untagged = await refusal(ecr.send(new CreateRepositoryCommand({ repositoryName: 'tagger/one' })));
+    assert.equal(untagged.name, 'AccessDeniedException');
+    const red = await refusal(ecr.send(new CreateRepositoryCommand({ repositoryName: 'tagger/one', tags: [{ Key: 'team', Value: 'red' }] })));
+    assert.equal(red.name, 'AccessDeniedException');
+    assert.deepEqual(await t.app.meta.repositories.list(A, { limit: 1000 }), before, 'nothing created');
+    await ecr.send(new CreateRepositoryCommand({ repositoryName: 'tagger/one', tags: [{ Key: 'team', Value: 'blue' }] }));
+    const repoArn = arn('tagger/one');
+    await ecr.send(new TagResourceCommand({ resourceArn: repoArn, tags: [{ Key: 'cost-center', Value: '42' }] }));
+    assert.equal((await refusal(ecr.send(new TagResourceCommand({ resourceArn: repoArn, tags: [{ Key: 'team', Value: 'red' }] })))).name, 'AccessDeniedException');
+    assert.equal((await refusal(ecr.send(new UntagResourceCommand({ resourceArn: repoArn, tagKeys: ['team'] })))).name, 'AccessDeniedException');
+    await ecr.send(new UntagResourceCommand({ resourceArn: repoArn, tagKeys: ['cost-center'] }));
+    const tags = await ecr.send(new ListTagsForResourceCommand({ resourceArn: repoArn }));
+    assert.deepEqual(tags.tags, [{ Key: 'team', Value: 'blue' }], 'the refused changes changed nothing');
+    assert.equal((await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['tagger/one'] }))).repositories?.length, 1);
+    assert.equal((await refusal(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: ['team/app'] })))).name, 'AccessDeniedException');
+    ecr.destroy();
+    iam.destroy();
   });
 });
