@@ -195,7 +195,21 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
 
   async function repository(call: Call, name: string, op: OciOperation, create = false): Promise<Repository> {
     await authorized(call, name, op);
-    return create ? await registry.repositories.getOrCreate(call.accountId, name) : await registry.repositories.get(call.accountId, name);
+    if (!create) return await registry.repositories.get(call.accountId, name);
+    await mayCreate(call, name);
+    return await registry.repositories.getOrCreate(call.accountId, name);
+  }
+
+  /**
+   * A push that would create the repository (a CREATE_ON_PUSH template matches its name) needs
+   * ecr:CreateRepository as well, as in ECR: PowerUser pushes to existing repositories only.
+   */
+  async function mayCreate(call: Call, name: string): Promise<void> {
+    if ((await registry.repositories.find(call.accountId, name)) !== undefined) return;
+    const arn = repositoryArn(deps.region, call.accountId, name);
+    const d = await deps.authorizer.authorize(call.principal, 'ecr:CreateRepository', { arn, accountId: call.accountId }, requestFacts(call.req));
+    if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');
+    if (!d.allowed) throw new RegistryError('Denied', d.reason, { action: 'ecr:CreateRepository', resource: arn });
   }
 
   async function catalog(call: Call): Promise<void> {
@@ -243,6 +257,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
 
   async function putManifest(call: Call, name: string, reference: string): Promise<void> {
     await authorized(call, name, 'manifest.put');
+    await mayCreate(call, name);
     const body = await readBody(call.raw, MAX_MANIFEST_BYTES, () => new RegistryError('ManifestTooLarge', `manifest is larger than the limit of ${MAX_MANIFEST_BYTES} bytes`));
     const r = await registry.manifests.put({ accountId: call.accountId, name }, reference, body, header(call.raw, 'content-type'));
     void call.reply.headers({ Location: `/v2/${name}/manifests/${r.digest}`, 'Docker-Content-Digest': r.digest, 'Content-Length': '0' });

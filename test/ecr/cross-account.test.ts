@@ -11,6 +11,7 @@ import {
   DeleteRegistryPolicyCommand,
   DeleteRepositoryPolicyCommand,
   DescribeImagesCommand,
+  GetAuthorizationTokenCommand,
   GetDownloadUrlForLayerCommand,
   PutAccountSettingCommand,
   PutImageCommand,
@@ -171,6 +172,28 @@ describe('cross-account access and explicit denies through resource policies', (
       await t.ecr.send(new DeleteRegistryPolicyCommand({}));
     }
     assert.equal((await refusal(describe(REPO))).name, 'AccessDeniedException');
+  });
+
+  test('a push from another account that would create the repository needs ecr:CreateRepository from the registry policy', async () => {
+    const token = await b.ecr.send(new GetAuthorizationTokenCommand({ registryIds: [A] }));
+    const auth = `Basic ${token.authorizationData?.[0]?.authorizationToken ?? ''}`;
+    const config = Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
+    const push = async (): Promise<Response> => await fetch(`${t.url}/v2/from-b/app/blobs/uploads/?digest=${sha256(config)}`, { method: 'POST', body: config, headers: { authorization: auth } });
+    const statement = (actions: string[]): string =>
+      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${B}:root` }, Action: actions, Resource: `arn:aws:ecr:us-east-1:${A}:repository/from-b/*` }] });
+    try {
+      await t.ecr.send(new PutRegistryPolicyCommand({ policyText: statement(['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage']) }));
+      const r = await push();
+      assert.equal(r.status, 403);
+      const body = (await r.json()) as { errors: Array<{ code: string; message: string }> };
+      assert.equal(body.errors[0]?.message, `User: arn:aws:iam::${B}:root is not authorized to perform: ecr:CreateRepository on resource: ${arn('from-b/app')} because no resource-based policy allows the ecr:CreateRepository action`);
+      assert.equal(await t.app.meta.repositories.get(A, 'from-b/app'), undefined, 'nothing created');
+      await t.ecr.send(new PutRegistryPolicyCommand({ policyText: statement(['ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage', 'ecr:CreateRepository']) }));
+      assert.equal((await push()).status, 201);
+      assert.notEqual(await t.app.meta.repositories.get(A, 'from-b/app'), undefined, 'created in A by the push');
+    } finally {
+      await t.ecr.send(new DeleteRegistryPolicyCommand({}));
+    }
   });
 
   test('conditions see the request: aws:SourceIp, aws:SecureTransport, ecr:ResourceTag of the repository', async () => {

@@ -65,6 +65,27 @@ describe('IAM users and their identity policies', () => {
     assert.equal((await v2(t.auth, 'GET', '/v2/team/app/manifests/pushed')).status, 200, 'still there');
   });
 
+  test('a push that would create its repository (CREATE_ON_PUSH) also needs ecr:CreateRepository', async () => {
+    const u = await addUser(t, 'creator');
+    await t.app.meta.iam.attach(A, 'user', 'creator', managed('AmazonEC2ContainerRegistryPowerUser'));
+    // The ROOT template (made on first start) would create any repository; PowerUser may not.
+    for (const [method, path] of [
+      ['POST', '/v2/fresh/app/blobs/uploads/'],
+      ['PUT', '/v2/fresh/app/manifests/v1'],
+    ] as const) {
+      const r = await v2(u.auth, method, path, method === 'PUT' ? manifest : undefined);
+      assert.equal(r.status, 403, `${method} ${path}`);
+      assert.equal(r.code, 'DENIED');
+      assert.equal(r.message, `User: arn:aws:iam::${A}:user/creator is not authorized to perform: ecr:CreateRepository on resource: ${arn('fresh/app')} because no identity-based policy allows the ecr:CreateRepository action`);
+    }
+    assert.equal(await t.app.meta.repositories.get(A, 'fresh/app'), undefined, 'nothing created');
+    await t.app.meta.iam.putInline(A, 'user', 'creator', 'create', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ecr:CreateRepository', Resource: arn('fresh/*') }] }));
+    const blob = await t.fetch(`/v2/fresh/app/blobs/uploads/?digest=${sha256(config)}`, { method: 'POST', body: config, headers: { authorization: u.auth } });
+    assert.equal(blob.status, 201);
+    assert.equal((await v2(u.auth, 'PUT', '/v2/fresh/app/manifests/v1', manifest)).status, 201);
+    assert.notEqual(await t.app.meta.repositories.get(A, 'fresh/app'), undefined);
+  });
+
   test('a group\'s inline policy scoped to ci/* applies to its members; an inline deny beats a managed allow', async () => {
     const u = await addUser(t, 'builder');
     await t.app.meta.iam.create({ accountId: A, kind: 'group', name: 'ci', id: 'AGPAEXAMPLEGROUPCI01', path: '/', tags: [], createdAt: Date.now() });
