@@ -5,6 +5,7 @@
 // account unless a resource policy denies it, and another account's resources when their policies
 // grant it (the identity side of a cross-account request is then the root's, which allows all).
 import { createHash } from 'node:crypto';
+import { ACCOUNT_SETTINGS } from '../core/account-settings.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
 import { evaluate, managedPolicy, parsePolicy, type EvalPrincipal, type NamedPolicy, type PolicyKind, type Policy } from './policy/index.ts';
@@ -104,7 +105,7 @@ export class PolicyAuthorizer implements Authorizer {
     }
     const registryText = await this.meta.accountPolicies.get(resource.accountId, 'registry');
     if (registryText !== undefined) {
-      const scope = (await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? 'V2';
+      const scope = (await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? ACCOUNT_SETTINGS.REGISTRY_POLICY_SCOPE.default;
       const policy = this.parse(registryText);
       if (policy !== undefined && (scope === 'V2' || V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
     }

@@ -1,5 +1,6 @@
 // Repositories: lookup, creation on push (from repository creation templates), listing (the /v2/_catalog).
 import { RegistryError } from '../core/errors.ts';
+import { ACCOUNT_SETTINGS } from '../core/account-settings.ts';
 import { validateRepositoryName } from '../core/names.ts';
 import type { CreationTemplateRow, MetaStore, Repository, RepositorySettings, TagMutability } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
@@ -122,7 +123,7 @@ export class RepositoryService {
 
   /** Whether cross-repository mounts are allowed in the account: its BLOB_MOUNTING setting, ENABLED unless set to DISABLED. */
   async blobMountingEnabled(accountId: string): Promise<boolean> {
-    return (await this.ctx.meta.accountSettings.get(accountId, 'BLOB_MOUNTING')) !== 'DISABLED';
+    return ((await this.ctx.meta.accountSettings.get(accountId, 'BLOB_MOUNTING')) ?? ACCOUNT_SETTINGS.BLOB_MOUNTING.default) === 'ENABLED';
   }
 
   /** The repository, created now if it does not exist and a CREATE_ON_PUSH template matches its name (see ensureRepository). */

@@ -1,21 +1,10 @@
+import { ACCOUNT_SETTINGS } from '../../core/account-settings.ts';
 import { EcrException } from '../errors.ts';
 import { defineOperation } from '../operation.ts';
 
-/**
- * The account settings ECR knows, their values and defaults. BLOB_MOUNTING governs cross-repository
- * mounts on /v2/ (ENABLED by default in berth, which mounted before the setting existed; ECR starts
- * registries with DISABLED); REGISTRY_POLICY_SCOPE is kept for registry policies (V2 for new
- * registries, as ECR); BASIC_SCAN_TYPE_VERSION for basic scanning (AWS_NATIVE, ECR's only value now).
- */
-export const ACCOUNT_SETTINGS: Readonly<Record<string, { values: readonly string[]; default: string }>> = {
-  BASIC_SCAN_TYPE_VERSION: { values: ['AWS_NATIVE'], default: 'AWS_NATIVE' },
-  REGISTRY_POLICY_SCOPE: { values: ['V1', 'V2'], default: 'V2' },
-  BLOB_MOUNTING: { values: ['ENABLED', 'DISABLED'], default: 'ENABLED' },
-};
-
 /** The setting's definition, or InvalidParameterException naming the settings there are. */
 export function accountSetting(name: string): { values: readonly string[]; default: string } {
-  const s = Object.hasOwn(ACCOUNT_SETTINGS, name) ? ACCOUNT_SETTINGS[name] : undefined;
+  const s: { values: readonly string[]; default: string } | undefined = Object.hasOwn(ACCOUNT_SETTINGS, name) ? ACCOUNT_SETTINGS[name as keyof typeof ACCOUNT_SETTINGS] : undefined;
   if (s === undefined) {
     throw new EcrException('InvalidParameterException', `Invalid parameter at 'name' failed to satisfy constraint: 'Member must satisfy enum value set: [${Object.keys(ACCOUNT_SETTINGS).join(', ')}]'`);
   }

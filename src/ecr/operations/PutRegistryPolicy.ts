@@ -1,5 +1,5 @@
 import { defineOperation } from '../operation.ts';
-import { accountSetting } from './GetAccountSetting.ts';
+import { ACCOUNT_SETTINGS } from '../../core/account-settings.ts';
 import { REGISTRY_POLICY_V1_ACTIONS } from '../../auth/index.ts';
 import { validateEcrResourcePolicy } from './policy-support.ts';
 
@@ -8,7 +8,7 @@ import { validateEcrResourcePolicy } from './policy-support.ts';
 // with V2 (the default) any action of ECR.
 export default defineOperation('PutRegistryPolicy', async (ctx, input) => {
   await ctx.authorize('ecr:PutRegistryPolicy');
-  const scope = (await ctx.meta.accountSettings.get(ctx.accountId, 'REGISTRY_POLICY_SCOPE')) ?? accountSetting('REGISTRY_POLICY_SCOPE').default;
+  const scope = (await ctx.meta.accountSettings.get(ctx.accountId, 'REGISTRY_POLICY_SCOPE')) ?? ACCOUNT_SETTINGS.REGISTRY_POLICY_SCOPE.default;
   validateEcrResourcePolicy('registry', input.policyText, scope === 'V1' ? REGISTRY_POLICY_V1_ACTIONS : undefined);
   await ctx.meta.accountPolicies.put(ctx.accountId, 'registry', input.policyText, ctx.now());
   ctx.log.info({ account: ctx.accountId, scope }, 'registry policy set');
