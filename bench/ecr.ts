@@ -19,6 +19,8 @@ import {
   InitiateLayerUploadCommand,
   UploadLayerPartCommand,
 } from '@aws-sdk/client-ecr';
+import { AttachRolePolicyCommand, AttachUserPolicyCommand, CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { formatMs, summarize, type LatencySummary } from './report.ts';
 import { startBerth, startDistribution, type ServerHandle } from './servers.ts';
 import { log } from './workload.ts';
@@ -152,6 +154,39 @@ async function uploads(label: string, count: number, size: number, fn: (data: Bu
   return { label, layers: count, bytes: count * size, mbPerSec: (count * size) / 1e6 / seconds, latency: summarize(times) };
 }
 
+/**
+ * An IAM user with AWS's ReadOnly policy (Basic with its access key) and a role session with the
+ * same policy (its login token): what policy evaluation costs for principals other than root.
+ */
+async function iamPrincipals(url: string, user: string, password: string): Promise<{ userAuth: string; roleTokenAuth: string }> {
+  const credentials = { accessKeyId: user, secretAccessKey: password };
+  const iam = new IAMClient({ endpoint: url, region: 'us-east-1', credentials, maxAttempts: 1 });
+  try {
+    const readOnly = 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly';
+    const u = await iam.send(new CreateUserCommand({ UserName: 'bench-reader' }));
+    await iam.send(new AttachUserPolicyCommand({ UserName: 'bench-reader', PolicyArn: readOnly }));
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: 'bench-reader' }));
+    const userKey = { accessKeyId: k.AccessKey?.AccessKeyId ?? '', secretAccessKey: k.AccessKey?.SecretAccessKey ?? '' };
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: u.User?.Arn }, Action: 'sts:AssumeRole' }] });
+    const role = await iam.send(new CreateRoleCommand({ RoleName: 'bench-puller', AssumeRolePolicyDocument: trust }));
+    await iam.send(new AttachRolePolicyCommand({ RoleName: 'bench-puller', PolicyArn: readOnly }));
+    const sts = new STSClient({ endpoint: url, region: 'us-east-1', credentials: userKey, maxAttempts: 1 });
+    const s = await sts.send(new AssumeRoleCommand({ RoleArn: role.Role?.Arn, RoleSessionName: 'bench' }));
+    sts.destroy();
+    const session = new ECRClient({
+      endpoint: url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: s.Credentials?.AccessKeyId ?? '', secretAccessKey: s.Credentials?.SecretAccessKey ?? '', sessionToken: s.Credentials?.SessionToken ?? '' },
+      maxAttempts: 1,
+    });
+    const token = (await session.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]?.authorizationToken ?? '';
+    session.destroy();
+    return { userAuth: basic(userKey.accessKeyId, userKey.secretAccessKey), roleTokenAuth: `Basic ${token}` };
+  } finally {
+    iam.destroy();
+  }
+}
+
 export async function runEcrSuite(opts: EcrOptions, rootDir: string): Promise<{ output: string; json: unknown; failed: boolean }> {
   const requests = Math.max(100, Math.round(4000 * opts.scale));
   const layerSize = Math.max(PART, Math.round(64 * MiB * opts.scale));
@@ -174,12 +209,15 @@ export async function runEcrSuite(opts: EcrOptions, rootDir: string): Promise<{ 
     const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData?.[0]?.authorizationToken ?? '';
     const tokenAuth = `Basic ${token}`;
     const client = ecr;
+    const principals = await iamPrincipals(berth.url, creds.user, creds.password);
 
     log(`ecr suite: ${requests} requests per case at concurrency 8`);
     rates.push(await rate('berth ECR API DescribeRepositories (SigV4)', requests, 8, async () => void (await client.send(new DescribeRepositoriesCommand({ repositoryNames: [REPO] })))));
     rates.push(await rate('berth ECR API BatchGetImage (SigV4)', requests, 8, async () => void (await client.send(new BatchGetImageCommand({ repositoryName: REPO, imageIds: [{ imageTag: 'v1' }] })))));
     rates.push(await rate('berth /v2/ manifest GET, access key', requests, 8, () => getManifest(berth?.url ?? '', keyAuth)));
     rates.push(await rate('berth /v2/ manifest GET, login token', requests, 8, () => getManifest(berth?.url ?? '', tokenAuth)));
+    rates.push(await rate('berth /v2/ manifest GET, IAM user (managed ReadOnly), access key', requests, 8, () => getManifest(berth?.url ?? '', principals.userAuth)));
+    rates.push(await rate('berth /v2/ manifest GET, assumed role session, login token', requests, 8, () => getManifest(berth?.url ?? '', principals.roleTokenAuth)));
 
     log(`ecr suite: ${layerCount} layers of ${layerSize / MiB} MiB in ${PART / MiB} MiB parts`);
     ups.push(await uploads('berth layer API (UploadLayerPart)', layerCount, layerSize, (d) => uploadApi(client, d)));
