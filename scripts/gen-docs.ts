@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CATALOG } from '../src/core/errors.ts';
 import { configKeys } from '../src/config/index.ts';
+import { COMMON_QUERY_ERRORS, IAM_HANDLERS, IAM_META, STS_HANDLERS, STS_META } from '../src/iam/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,6 +28,32 @@ export function errorsDoc(): string {
   for (const [code, m] of Object.entries(ERROR_CATALOG)) {
     lines.push(`| \`${code}\` | ${m.status} | \`${m.oci}\` | \`${m.ecr}\` | ${cell(m.description)} |`);
   }
+  lines.push(
+    '',
+    '## IAM and STS',
+    '',
+    "IAM's and STS's query APIs answer with their own error codes (an XML `ErrorResponse`), taken from",
+    "botocore's models for the operations berth serves, and the query protocol's common errors.",
+  );
+  for (const [name, meta, handlers] of [
+    ['IAM', IAM_META, IAM_HANDLERS],
+    ['STS', STS_META, STS_HANDLERS],
+  ] as const) {
+    lines.push('', `| ${name} error code | HTTP status | operations |`, '| --- | --- | --- |');
+    const byCode = new Map<string, { status: number; ops: string[] }>();
+    for (const op of Object.keys(handlers).sort()) {
+      for (const e of meta.operations[op]?.errors ?? []) {
+        const shape = meta.shapes[e];
+        if (shape?.type !== 'structure' || shape.error === undefined) continue;
+        const entry = byCode.get(shape.error.code) ?? { status: shape.error.status, ops: [] };
+        entry.ops.push(op);
+        byCode.set(shape.error.code, entry);
+      }
+    }
+    for (const [code, e] of [...byCode].sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`| \`${code}\` | ${e.status} | ${e.ops.join(', ')} |`);
+  }
+  lines.push('', '| common error code (IAM and STS) | HTTP status |', '| --- | --- |');
+  for (const [code, status] of Object.entries(COMMON_QUERY_ERRORS)) lines.push(`| \`${code}\` | ${status} |`);
   return `${lines.join('\n')}\n`;
 }
 

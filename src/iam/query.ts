@@ -41,7 +41,7 @@ export class QueryException extends Error {
 }
 
 /** The common errors every query operation may answer (not in the models' per-operation lists). */
-const COMMON: Record<string, number> = {
+export const COMMON_QUERY_ERRORS: Readonly<Record<string, number>> = {
   AccessDenied: 403,
   ValidationError: 400,
   InvalidAction: 400,
@@ -213,7 +213,7 @@ export async function handleQuery(req: FastifyRequest, reply: FastifyReply, body
         message = e.message;
       } else {
         code = e.shape;
-        status = COMMON[e.shape] ?? 400;
+        status = COMMON_QUERY_ERRORS[e.shape] ?? 400;
         message = e.message;
       }
     } else {
