@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ociPlugin, renderOciError, type OciDeps } from '../oci/index.ts';
 import { ecrPlugin, type EcrProtocolDeps } from '../ecr/index.ts';
 import { isRegistryError, RegistryError } from '../core/errors.ts';
+import { redactUrl } from '../observability/logger.ts';
 
 export interface HttpDeps {
   log: Logger;
@@ -84,7 +85,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
     req.log.info(
       {
         method: req.method,
-        url: req.url.length > 500 ? `${req.url.slice(0, 500)}...` : req.url,
+        url: redactUrl(req.url.length > 500 ? `${req.url.slice(0, 500)}...` : req.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
         ...(b?.op !== undefined ? { op: b.op } : {}),

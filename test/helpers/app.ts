@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compose, type App } from '../../src/app/compose.ts';
 import { loadConfig, type ConfigInput } from '../../src/config/index.ts';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/observability/logger.ts';
 import { TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from './server.ts';
 import { createTempPostgresDatabase } from './postgres.ts';
@@ -33,6 +34,8 @@ export interface TestAppOptions {
    * BERTH_TEST_POSTGRES_URL's server, dropped on close). Defaults to BERTH_TEST_APP_DATABASE or sqlite.
    */
   database?: 'sqlite' | 'postgres';
+  /** Where the app logs (at level info), for tests that read the log; silent otherwise. */
+  logStream?: DestinationStream;
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -53,7 +56,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     overrides: opts.config as Record<string, unknown> | undefined,
   });
-  const app = await compose(config, { log: createLogger(config.log.level) });
+  const app = await compose(config, { log: opts.logStream !== undefined ? createLogger('info', opts.logStream) : createLogger(config.log.level) });
   const address = await app.start();
   const url = address.replace('0.0.0.0', '127.0.0.1');
   const auth = `Basic ${Buffer.from(`${TEST_ACCESS_KEY_ID}:${TEST_SECRET_ACCESS_KEY}`).toString('base64')}`;
