@@ -26,6 +26,12 @@ export interface RequestFacts {
    * policy for sts:AssumeRole. The registry and repository policies do not apply then.
    */
   resourcePolicy?: { name: string; document: string; /** It must allow, even within the account (a trust policy). */ required?: boolean };
+  /**
+   * Scratch space of one request: the authorizer keeps what it reads here (the caller's policies,
+   * the repository's and the registry's), so that a request needing several actions, or several
+   * resources, reads each once. requestFacts() makes a fresh one per request.
+   */
+  memo?: Map<string, Promise<unknown>>;
 }
 
 export interface Authorizer {
@@ -34,5 +40,5 @@ export interface Authorizer {
 
 /** The facts of an HTTP request (Fastify's `ip` and `protocol`: the socket's, as berth trusts no proxy headers). */
 export function requestFacts(req: { ip: string; protocol: string }): RequestFacts {
-  return { sourceIp: req.ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1'), secureTransport: req.protocol === 'https' };
+  return { sourceIp: req.ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1'), secureTransport: req.protocol === 'https', memo: new Map() };
 }

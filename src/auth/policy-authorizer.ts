@@ -57,6 +57,17 @@ export function evalPrincipal(principal: Principal | null): EvalPrincipal {
   return { arn: principal.arn, accountId: principal.accountId, isRoot: principal.kind === 'root', ...(s !== undefined ? { roleArn: roleArn(principal.accountId, s.rolePath, s.roleName) } : {}) };
 }
 
+/** What `read` returns, read once per request when the facts carry a memo. */
+async function memoized<T>(facts: RequestFacts, key: string, read: () => Promise<T>): Promise<T> {
+  if (facts.memo === undefined) return await read();
+  let p = facts.memo.get(key) as Promise<T> | undefined;
+  if (p === undefined) {
+    p = read();
+    facts.memo.set(key, p);
+  }
+  return await p;
+}
+
 export interface PolicyAuthorizerDeps {
   meta: MetaStore;
 }
@@ -97,15 +108,20 @@ export class PolicyAuthorizer implements Authorizer {
     let repositoryId: number | undefined;
     const m = REPOSITORY_ARN.exec(resource.arn);
     if (m !== null && m[2] !== undefined && m[2] !== '*') {
-      const repo = await this.meta.repositories.get(resource.accountId, m[2]);
-      repositoryId = repo?.id;
-      const text = repo === undefined ? undefined : await this.meta.repositories.policyText(repo.id, 'repository');
+      const name = m[2];
+      const { id, text } = await memoized(facts, `repository ${resource.accountId} ${name}`, async () => {
+        const repo = await this.meta.repositories.get(resource.accountId, name);
+        return { id: repo?.id, text: repo === undefined ? undefined : await this.meta.repositories.policyText(repo.id, 'repository') };
+      });
+      repositoryId = id;
       const policy = text === undefined ? undefined : this.parse(text);
       if (policy !== undefined) out.push({ name: 'the repository policy', policy });
     }
-    const registryText = await this.meta.accountPolicies.get(resource.accountId, 'registry');
+    const { registryText, scope } = await memoized(facts, `registry ${resource.accountId}`, async () => {
+      const text = await this.meta.accountPolicies.get(resource.accountId, 'registry');
+      return { registryText: text, scope: text === undefined ? undefined : ((await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? ACCOUNT_SETTINGS.REGISTRY_POLICY_SCOPE.default) };
+    });
     if (registryText !== undefined) {
-      const scope = (await this.meta.accountSettings.get(resource.accountId, 'REGISTRY_POLICY_SCOPE')) ?? ACCOUNT_SETTINGS.REGISTRY_POLICY_SCOPE.default;
       const policy = this.parse(registryText);
       if (policy !== undefined && (scope === 'V2' || V1_ACTIONS.has(action.toLowerCase()))) out.push({ name: 'the registry policy', policy });
     }
@@ -167,7 +183,7 @@ export class PolicyAuthorizer implements Authorizer {
 
   async authorize(principal: Principal | null, action: string, resource: Resource, facts: RequestFacts = {}): Promise<Decision> {
     const { policies: resourcePolicies, repositoryId } = await this.resourcePolicies(action, resource, facts);
-    const id = await this.identity(principal);
+    const id = await memoized(facts, `identity ${principal?.accessKeyId ?? ''}`, async () => await this.identity(principal));
     const values = { ...(await this.resourceTags(repositoryId, resourcePolicies)), ...conditionValues(principal, facts, id.caller) };
     const r = evaluate({
       principal: evalPrincipal(principal),

@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
 import type { RateLimiter } from '../core/throttle.ts';
-import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal } from '../auth/index.ts';
+import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal, type RequestFacts } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
@@ -52,6 +52,8 @@ interface Call {
   /** null: a request without credentials, allowed only what resource policies grant everyone. */
   principal: Principal | null;
   accountId: string;
+  /** The request's facts for the authorizer, made once: what it reads is kept for the request's other actions. */
+  facts: RequestFacts;
 }
 
 declare module 'fastify' {
@@ -125,7 +127,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       if (allowed !== undefined && !allowed.ok) {
         throw new RegistryError('TooManyRequests', `too many ${action} requests for account ${call.principal?.accountId ?? call.accountId}: retry in ${allowed.retryAfterSeconds} s`, undefined, { 'Retry-After': String(allowed.retryAfterSeconds) });
       }
-      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, call.facts);
       // Without credentials, a refusal is a challenge: the client may have credentials to send.
       if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');
       if (!d.allowed) throw new RegistryError('Denied', d.reason, { action, resource: arn });
@@ -151,7 +153,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
       throw new RegistryError('Unauthorized', 'authentication required');
     }
     req.berth = { principal: principal?.arn ?? 'anonymous' };
-    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal?.registryId ?? principal?.accountId ?? (deps.anonymousAccountId as string) };
+    const call: Call = { req, reply, raw, method, query: parts.query, principal, accountId: principal?.registryId ?? principal?.accountId ?? (deps.anonymousAccountId as string), facts: requestFacts(req) };
     await dispatch(call, route);
   };
 
@@ -207,7 +209,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   async function mayCreate(call: Call, name: string): Promise<void> {
     if ((await registry.repositories.find(call.accountId, name)) !== undefined) return;
     const arn = repositoryArn(deps.region, call.accountId, name);
-    const d = await deps.authorizer.authorize(call.principal, 'ecr:CreateRepository', { arn, accountId: call.accountId }, requestFacts(call.req));
+    const d = await deps.authorizer.authorize(call.principal, 'ecr:CreateRepository', { arn, accountId: call.accountId }, call.facts);
     if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');
     if (!d.allowed) throw new RegistryError('Denied', d.reason, { action: 'ecr:CreateRepository', resource: arn });
   }
@@ -377,7 +379,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     // Mounting reads the source repository: the caller needs read access there too.
     const arn = repositoryArn(deps.region, call.accountId, fromName);
     for (const action of OCI_ACTIONS['blob.get']) {
-      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, requestFacts(call.req));
+      const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, call.facts);
       if (!d.allowed) return false;
     }
     const from = await registry.repositories.find(call.accountId, fromName);
