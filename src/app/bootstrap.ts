@@ -2,7 +2,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
-import type { MetaStore } from '../meta/index.ts';
+import type { AccessKey, CreationTemplateRow, MetaStore } from '../meta/index.ts';
 import { hashSecret, newAccessKeyId, newAccountId, newSecretAccessKey, verifySecret, type Keyring } from '../auth/index.ts';
 import { ROOT_PREFIX, type CreationTemplate } from '../registry/repositories.ts';
 
@@ -33,15 +33,7 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
       throw new Error(`access key ${accessKeyId} belongs to account ${existing.accountId}, not the default account ${accountId}`);
     }
     if (existing === undefined || existing.status !== 'Active' || !opens(keyring, existing.secretEnc, secretAccessKey) || !(await verifySecret(secretAccessKey, existing.secretHash))) {
-      await meta.accessKeys.put({
-        accessKeyId,
-        accountId,
-        userName: 'root',
-        secretHash: await hashSecret(secretAccessKey),
-        secretEnc: keyring.encrypt(secretAccessKey),
-        status: 'Active',
-        createdAt: existing?.createdAt ?? now,
-      });
+      await meta.accessKeys.put(await rootKey(keyring, accountId, accessKeyId, secretAccessKey, existing?.createdAt ?? now));
     }
     return { accountId, rootAccessKeyId: accessKeyId, credentialsFile };
   }
@@ -62,8 +54,43 @@ export async function bootstrap(config: Config, meta: MetaStore, now: number, ke
   // The file first: if writing it fails, no credentials exist that nobody knows.
   writeFileSync(credentialsFile, `${JSON.stringify({ accountId, accessKeyId: id, secretAccessKey: secret }, null, 2)}\n`, { mode: 0o600 });
   chmodSync(credentialsFile, 0o600);
-  await meta.accessKeys.put({ accessKeyId: id, accountId, userName: 'root', secretHash: await hashSecret(secret), secretEnc: keyring.encrypt(secret), status: 'Active', createdAt: now });
+  await meta.accessKeys.put(await rootKey(keyring, accountId, id, secret, now));
   return { accountId, rootAccessKeyId: id, generatedSecret: secret, credentialsFile };
+}
+
+/** An active access key of an account's root user: the secret stored hashed (Basic) and sealed (SigV4). */
+async function rootKey(keyring: Keyring, accountId: string, accessKeyId: string, secret: string, createdAt: number): Promise<AccessKey> {
+  return { accessKeyId, accountId, userName: 'root', secretHash: await hashSecret(secret), secretEnc: keyring.encrypt(secret), status: 'Active', createdAt };
+}
+
+export interface CreatedAccount {
+  accountId: string;
+  accessKeyId: string;
+  /** Known only now: stored hashed and sealed. */
+  secretAccessKey: string;
+  /** Whether the account got the ROOT CREATE_ON_PUSH template (templates.bootstrapRoot), as the default account does. */
+  rootTemplate: boolean;
+}
+
+/**
+ * Another account of the deployment (`berth account create`), made as the first start makes the
+ * default one: the account, a root access key and, when templates.bootstrapRoot is on, the ROOT
+ * creation template for CREATE_ON_PUSH. All in one transaction; undefined, with nothing written,
+ * when the id is taken.
+ */
+export async function createAccount(meta: MetaStore, keyring: Keyring, opts: { accountId?: string | undefined; rootTemplate: boolean; now: number }): Promise<CreatedAccount | undefined> {
+  const accountId = opts.accountId ?? newAccountId();
+  const accessKeyId = newAccessKeyId();
+  const secretAccessKey = newSecretAccessKey();
+  const key = await rootKey(keyring, accountId, accessKeyId, secretAccessKey, opts.now);
+  return await meta.transaction(async (tx) => {
+    // The insert decides between concurrent creations of one id (the store's ensure() would accept both).
+    const r = await tx.db.insertInto('accounts').values({ id: accountId, created_at: opts.now }).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) === 0) return undefined;
+    await tx.accessKeys.put(key);
+    if (opts.rootTemplate) await tx.creationTemplates.create(rootTemplate(accountId, opts.now, 'with the account'));
+    return { accountId, accessKeyId, secretAccessKey, rootTemplate: opts.rootTemplate };
+  });
 }
 
 /** Set by the first start that knows templates ("created" or "skipped"): later starts leave templates alone. */
@@ -80,15 +107,20 @@ async function bootstrapRootTemplate(meta: MetaStore, accountId: string, now: nu
     if ((await tx.settings.get(ROOT_TEMPLATE_MARK)) !== undefined) return;
     await tx.settings.set(ROOT_TEMPLATE_MARK, create ? 'created' : 'skipped');
     if (!create) return;
-    const template: CreationTemplate = {
-      description: 'Created by berth on first start: a push to a repository that does not exist creates it. Delete it to require CreateRepository (or a template for the prefix).',
-      encryptionConfiguration: { encryptionType: 'AES256' },
-      resourceTags: [],
-      imageTagMutability: 'MUTABLE',
-      appliedFor: ['CREATE_ON_PUSH'],
-    };
-    await tx.creationTemplates.create({ accountId, prefix: ROOT_PREFIX, template: { ...template }, createdAt: now, updatedAt: now });
+    await tx.creationTemplates.create(rootTemplate(accountId, now));
   });
+}
+
+/** The ROOT template for CREATE_ON_PUSH that a new account gets (made on first start, or with the account). */
+function rootTemplate(accountId: string, now: number, made: 'on first start' | 'with the account' = 'on first start'): CreationTemplateRow {
+  const template: CreationTemplate = {
+    description: `Created by berth ${made}: a push to a repository that does not exist creates it. Delete it to require CreateRepository (or a template for the prefix).`,
+    encryptionConfiguration: { encryptionType: 'AES256' },
+    resourceTags: [],
+    imageTagMutability: 'MUTABLE',
+    appliedFor: ['CREATE_ON_PUSH'],
+  };
+  return { accountId, prefix: ROOT_PREFIX, template: { ...template }, createdAt: now, updatedAt: now };
 }
 
 /** Whether `sealed` is `secret` sealed with this keyring (not null, not another deployment's). */

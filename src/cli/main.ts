@@ -6,6 +6,8 @@ import { serve } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { copyCommand } from './copy.ts';
 import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
+import { IAM_HELP, iamCommand } from './iam.ts';
+import { ACCOUNT_HELP, accountCommand } from './account.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -22,9 +24,11 @@ Usage:
   berth repo create|list|delete  manage repositories   (see below)
   berth image list|delete        manage images
   berth login                    print a registry password
+  berth iam COMMAND              users, access keys, groups, roles, policies, OIDC providers
+  berth account create|list      the deployment's accounts (on its database directly)
   berth --version | --help
 
-Flags of serve and migrate (each has an environment equivalent):
+Flags of serve, migrate and account (each has an environment equivalent):
   --listen HOST:PORT    BERTH_LISTEN       default 0.0.0.0:5000
   --data-dir DIR        BERTH_DATA_DIR     default ./data
   --config FILE         BERTH_CONFIG       YAML file; every key is also settable as BERTH_<KEY>
@@ -38,7 +42,9 @@ Migrations: every process applies pending ones at start (on PostgreSQL exactly o
 lock); berth migrate does it as a separate step. copy: BERTH_* variables apply to TO.yaml and
 BERTH_FROM_* variables to FROM.yaml.
 
-${ECR_HELP}`;
+${ACCOUNT_HELP}
+${ECR_HELP}
+${IAM_HELP}`;
 
 function stdoutLine(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -111,6 +117,10 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
       case 'image':
       case 'login':
         return await ecrCommand(cmd, rest, env, out, err);
+      case 'iam':
+        return await iamCommand(rest, env, out, err);
+      case 'account':
+        return await accountCommand(rest, env, out, err, configFromArgs);
       case 'config': {
         const [sub, file] = rest;
         if (sub === 'validate' && file !== undefined) {
