@@ -85,6 +85,11 @@ export function resolveCredentials(env: NodeJS.ProcessEnv, dataDir: string): Cre
 }
 
 function commonOptions(values: { endpoint?: string | undefined; region?: string | undefined; 'data-dir'?: string | undefined; json?: boolean | undefined }, env: NodeJS.ProcessEnv): CommonOptions {
+  return { ...connection(values, env), json: values.json === true };
+}
+
+/** Endpoint, region and data directory of the CLI's API commands: flags, then BERTH_* and AWS_* variables. */
+export function connection(values: { endpoint?: string | undefined; region?: string | undefined; 'data-dir'?: string | undefined }, env: NodeJS.ProcessEnv): { endpoint: string; region: string; dataDir: string } {
   const endpoint = values.endpoint ?? nonEmpty(env.BERTH_ENDPOINT) ?? 'http://127.0.0.1:5000';
   try {
     const u = new URL(endpoint);
@@ -96,7 +101,6 @@ function commonOptions(values: { endpoint?: string | undefined; region?: string 
     endpoint: endpoint.replace(/\/+$/, ''),
     region: values.region ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? nonEmpty(env.BERTH_REGION) ?? 'us-east-1',
     dataDir: values['data-dir'] ?? nonEmpty(env.BERTH_DATA_DIR) ?? './data',
-    json: values.json === true,
   };
 }
 
@@ -128,7 +132,7 @@ export function humanSize(n: number | undefined): string {
 }
 
 /** JSON without the SDK's $metadata, dates as ISO strings. */
-function json(v: unknown): string {
+export function json(v: unknown): string {
   return JSON.stringify(v, (k, x: unknown) => (k === '$metadata' ? undefined : x), 2);
 }
 

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 // The SDK is loaded when one of these commands runs, not on every start of `berth serve`.
 import type * as IamSdk from '@aws-sdk/client-iam';
 import type { AccessKeyMetadata, AttachedPolicy, IAMClient, User } from '@aws-sdk/client-iam';
-import { resolveCredentials, table, UsageError } from './ecr.ts';
+import { connection, json, resolveCredentials, table, UsageError } from './ecr.ts';
 
 type Sdk = typeof IamSdk;
 
@@ -80,26 +80,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   'create-oidc-provider': { args: ['URL'], flags: ['client-id', 'thumbprint'], usage: 'berth iam create-oidc-provider URL --client-id ID [--client-id ID2 ...] [--thumbprint T ...]' },
 };
 
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === '' ? undefined : v;
-}
-
-/** Endpoint, region and data directory as `berth repo` finds them (flags, then BERTH_* and AWS_* variables). */
-function connection(values: { endpoint?: string | undefined; region?: string | undefined; 'data-dir'?: string | undefined }, env: NodeJS.ProcessEnv): { endpoint: string; region: string; dataDir: string } {
-  const endpoint = values.endpoint ?? nonEmpty(env.BERTH_ENDPOINT) ?? 'http://127.0.0.1:5000';
-  try {
-    const u = new URL(endpoint);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-  } catch {
-    throw new UsageError(`--endpoint must be an http:// or https:// URL, not "${endpoint}"`);
-  }
-  return {
-    endpoint: endpoint.replace(/\/+$/, ''),
-    region: values.region ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? nonEmpty(env.BERTH_REGION) ?? 'us-east-1',
-    dataDir: values['data-dir'] ?? nonEmpty(env.BERTH_DATA_DIR) ?? './data',
-  };
-}
-
 /** A policy document given as JSON text or as a file (`file://` optional). */
 export function readDocument(value: string, flag: string): string {
   if (value.trimStart().startsWith('{')) return value;
@@ -124,10 +104,6 @@ function dateText(d: Date | undefined): string {
   return d === undefined ? '' : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** JSON without the SDK's $metadata, dates as ISO strings. */
-function json(v: unknown): string {
-  return JSON.stringify(v, (k, x: unknown) => (k === '$metadata' ? undefined : x), 2);
-}
 
 /** Aligned `name  value` lines. */
 function fields(rows: ReadonlyArray<readonly [string, string]>): string {
