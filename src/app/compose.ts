@@ -153,6 +153,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     await registry.uploads.purge(config.uploads.purgeAfter);
   });
   jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
+  // Lifecycle policies run hourly, as ECR evaluates them (at least once every 24 hours).
+  jobs.register('lifecycle.run', async () => {
+    await registry.lifecycle.runAll();
+  });
+  jobs.schedule('lifecycle.run', 3600);
   // Expired role sessions are kept a day (an expired token is answered as expired, not unknown), then forgotten.
   jobs.register('sts.purge', async () => {
     await meta.iam.purgeSessions(now() - 86_400_000);

@@ -3,8 +3,11 @@ import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kyse
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
-/** The policy documents a repository can have. */
-export type RepositoryPolicyKind = 'repository' | 'lifecycle';
+/**
+ * The documents a repository can have: its policy, its lifecycle policy, and the lifecycle
+ * policy's bookkeeping (the last preview, as JSON; when the policy was last evaluated).
+ */
+export type RepositoryPolicyKind = 'repository' | 'lifecycle' | 'lifecycle-preview' | 'lifecycle-evaluated';
 
 export interface Account {
   id: string;
@@ -352,6 +355,13 @@ export class RepositoryStore {
   async policyText(id: number, kind: RepositoryPolicyKind): Promise<string | undefined> {
     const r = await this.db.selectFrom('repository_policies').select('text').where('repository_id', '=', id).where('kind', '=', kind).executeTakeFirst();
     return r?.text;
+  }
+
+  /** The repositories (of every account) that have a document of this kind, in id order. */
+  async withPolicy(kind: RepositoryPolicyKind, opts: { afterId?: number; limit: number }): Promise<Repository[]> {
+    let q = this.db.selectFrom('repositories as r').selectAll('r').where((eb) => eb.exists(eb.selectFrom('repository_policies as p').select('p.kind').whereRef('p.repository_id', '=', 'r.id').where('p.kind', '=', kind)));
+    if (opts.afterId !== undefined) q = q.where('r.id', '>', opts.afterId);
+    return (await q.orderBy('r.id').limit(opts.limit).execute()).map((r) => RepositoryStore.row(r));
   }
 
   /** Sets (or, with null, removes) a policy document of the repository. */

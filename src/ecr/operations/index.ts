@@ -6,6 +6,7 @@ import { REPOSITORY_OPERATIONS } from './repositories.ts';
 import { IMAGE_OPERATIONS } from './images.ts';
 import { LAYER_OPERATIONS } from './layers.ts';
 import { POLICY_OPERATIONS } from './policies.ts';
+import { LIFECYCLE_OPERATIONS } from './lifecycle.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
@@ -13,5 +14,6 @@ export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...IMAGE_OPERATIONS,
   ...LAYER_OPERATIONS,
   ...POLICY_OPERATIONS,
+  ...LIFECYCLE_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;
