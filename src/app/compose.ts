@@ -109,7 +109,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           load: async (id) => await meta.uploads.loadState(id),
           save: async (id, size, state, version) => await meta.uploads.saveState(id, size, state, version, now()),
         });
-  const registry = new Registry({ meta, blobs, uploads, now, log });
+  const registry = new Registry({ meta, blobs, uploads, now, log }, { gc: { gracePeriodSeconds: config.gc.gracePeriod } });
   const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, keyring, log: log.child({ component: 'auth' }) });
   const resolveKey = async (id: string): Promise<ResolvedKey | undefined> => {
     // Temporary credentials of a role session: valid with their session token, until they expire.
@@ -153,6 +153,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     await registry.uploads.purge(config.uploads.purgeAfter);
   });
   jobs.schedule('uploads.purge', config.uploads.purgeInterval, { runNow: true });
+  // Online garbage collection (ADR 0014): the due candidates, every gc.interval.
+  jobs.register('gc.collect', async () => {
+    await registry.gc.collect();
+  });
+  if (config.gc.enabled) jobs.schedule('gc.collect', config.gc.interval);
   // Lifecycle policies run hourly, as ECR evaluates them (at least once every 24 hours).
   jobs.register('lifecycle.run', async () => {
     await registry.lifecycle.runAll();

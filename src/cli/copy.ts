@@ -72,6 +72,9 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'repositories', key: ['id'], batch: 500, mode: 'sync' },
   { name: 'blobs', key: ['digest'], batch: 500, mode: 'sync' },
   { name: 'repository_blobs', key: ['repository_id', 'digest'], batch: 500, mode: 'sync' },
+  // Garbage-collection candidates (ADR 0014): the destination's collector decides them; without
+  // them, garbage the source had not collected yet would stay until a `berth gc --full`.
+  { name: 'gc_queue', key: ['kind', 'repository_id', 'digest'], batch: 500, mode: 'sync' },
   // Manifest bodies can reach a few MiB each: smaller batches bound memory.
   { name: 'manifests', key: ['repository_id', 'digest'], batch: 50, mode: 'sync' },
   { name: 'manifest_references', key: ['repository_id', 'parent_digest', 'child_digest', 'kind'], batch: 500, mode: 'sync' },

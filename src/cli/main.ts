@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { configKeys, ConfigError, loadConfig, readConfigFile, validateConfig, type Config } from '../config/index.ts';
 import { serve } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
+import { gcCommand } from './gc.ts';
 import { copyCommand } from './copy.ts';
 import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
 import { IAM_HELP, iamCommand } from './iam.ts';
@@ -16,6 +17,8 @@ const HELP = `berth ${VERSION}: a self-hosted container registry that does what 
 Usage:
   berth serve [flags]            start the registry (npm start runs this)
   berth migrate [flags]          apply pending database migrations and exit (flags as for serve)
+  berth gc [--dry-run] [--full] [flags]
+                                 one garbage-collection pass on the stores, beside running servers
   berth copy --from FROM.yaml --to TO.yaml [--concurrency N]
                                  copy a deployment's blobs and metadata into another deployment's
                                  stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
@@ -113,6 +116,8 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         return await migrateCommand(configFromArgs(rest, env), out, err);
       case 'copy':
         return await copyCommand(rest, env, out, err);
+      case 'gc':
+        return await gcCommand(rest, env, out, err);
       case 'repo':
       case 'image':
       case 'login':

@@ -109,6 +109,15 @@ export const ConfigSchema = z
         purgeInterval: duration('1h').describe('How often abandoned uploads are looked for.'),
       })
       .prefault({}),
+    gc: z
+      .strictObject({
+        enabled: bool(true).describe('Collect garbage online: blobs no repository holds and links no manifest uses are deleted by the gc.collect job (docs/adr/0014-online-garbage-collection.md).'),
+        gracePeriod: duration('1h').describe(
+          'How long an uploaded or mounted blob is kept without a manifest using it (a push has this long between its blobs and its manifest), and how long after its last manifest goes a link stays.',
+        ),
+        interval: duration('5m').describe('How often the collector decides the candidates that are due.'),
+      })
+      .prefault({}),
     throttle: z
       .strictObject({
         enabled: bool(true).describe(

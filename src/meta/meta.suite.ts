@@ -805,5 +805,153 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       });
       assert.equal(await meta.settings.get('inner'), '2');
     }));
+
+    it('blobs (garbage collection): touch creates or refreshes a row, lock, getRow, countLinks, delete', withMeta(async (meta) => {
+      const r1 = await repo(meta, 'one');
+      const r2 = await repo(meta, 'two');
+      const b = d('touched');
+      await meta.blobs.touch(b, 10, T0);
+      assert.deepEqual(await meta.blobs.getRow(b), { digest: b, size: 10, createdAt: T0, touchedAt: T0 });
+      // A touch refreshes touched_at only; with setSize it also corrects the size.
+      await meta.blobs.touch(b, 99, T0 + 5);
+      assert.deepEqual(await meta.blobs.getRow(b), { digest: b, size: 10, createdAt: T0, touchedAt: T0 + 5 });
+      await meta.blobs.touch(b, 12, T0 + 6, { setSize: true });
+      assert.deepEqual(await meta.blobs.getRow(b), { digest: b, size: 12, createdAt: T0, touchedAt: T0 + 6 });
+      assert.equal(await meta.blobs.touchExisting(b, T0 + 7), true);
+      assert.equal(await meta.blobs.touchExisting(d('absent'), T0 + 7), false);
+      assert.equal(await meta.blobs.getRow(d('absent')), undefined, 'touchExisting creates nothing');
+      // put records touched_at = created_at, and leaves an existing row alone.
+      await meta.blobs.put(d('put'), 3, T0 + 1);
+      assert.deepEqual(await meta.blobs.getRow(d('put')), { digest: d('put'), size: 3, createdAt: T0 + 1, touchedAt: T0 + 1 });
+      await meta.blobs.put(b, 1, T0 + 100);
+      assert.equal((await meta.blobs.getRow(b))?.touchedAt, T0 + 7);
+      // lock (inside a transaction) reads the row; countLinks counts repositories.
+      const locked = await meta.transaction(async (tx) => await tx.blobs.lock(b));
+      assert.deepEqual(locked, { digest: b, size: 12, touchedAt: T0 + 7 });
+      assert.equal(await meta.transaction(async (tx) => await tx.blobs.lock(d('absent'))), undefined);
+      assert.equal(await meta.blobs.countLinks(b), 0);
+      await meta.blobs.link(r1, b, T0 + 8);
+      await meta.blobs.link(r2, b, T0 + 9);
+      assert.equal(await meta.blobs.countLinks(b), 2);
+      assert.deepEqual(await meta.blobs.getLink(r1, b), { createdAt: T0 + 8 });
+      assert.deepEqual(await meta.transaction(async (tx) => await tx.blobs.getLink(r2, b, { lock: true })), { createdAt: T0 + 9 });
+      assert.equal(await meta.blobs.getLink(r1, d('absent')), undefined);
+      // A linked row cannot be deleted (the link's foreign key); an unlinked one can, once.
+      await assert.rejects(meta.blobs.delete(b));
+      assert.equal(await meta.blobs.delete(d('put')), true);
+      assert.equal(await meta.blobs.delete(d('put')), false);
+      assert.equal(await meta.blobs.getRow(d('put')), undefined);
+    }));
+
+    it('blobs: lockInRepository gives the sizes of the linked blobs, like sizesInRepository, over more than 500 digests', withMeta(async (meta) => {
+      const r = await repo(meta);
+      const other = await repo(meta, 'other');
+      const digests = Array.from({ length: 620 }, (_, i) => d(`lock-${i}`));
+      await meta.transaction(async (tx) => {
+        for (const [i, dg] of digests.entries()) {
+          await tx.blobs.put(dg, 100 + i, T0);
+          await tx.blobs.link(i % 5 === 0 ? other : r, dg, T0);
+        }
+      });
+      const asked = [...digests, digests[1] as string, d('unknown')];
+      const locked = await meta.transaction(async (tx) => await tx.blobs.lockInRepository(r, asked));
+      assert.deepEqual(new Map([...locked].sort()), new Map([...(await meta.blobs.sizesInRepository(r, asked))].sort()));
+      assert.equal(locked.size, 496);
+      assert.deepEqual(await meta.transaction(async (tx) => await tx.blobs.lockInRepository(r, [])), new Map());
+    }));
+
+    it('gc queue: add keeps one entry per candidate with the later due time; due lists in order, with a key to continue after', withMeta(async (meta) => {
+      const r = await repo(meta);
+      assert.equal(await meta.gcQueue.count(), 0);
+      await meta.gcQueue.add([{ kind: 'link', repositoryId: r, digest: d('a') }, { kind: 'link', repositoryId: r, digest: d('a') }], T0 + 10);
+      await meta.gcQueue.add([{ kind: 'link', repositoryId: r, digest: d('a') }], T0 + 5);
+      assert.deepEqual(await meta.gcQueue.get({ kind: 'link', repositoryId: r, digest: d('a') }), { kind: 'link', repositoryId: r, digest: d('a'), dueAt: T0 + 10 }, 'an earlier due time does not move the entry');
+      await meta.gcQueue.add([{ kind: 'link', repositoryId: r, digest: d('a') }], T0 + 20);
+      assert.equal((await meta.gcQueue.get({ kind: 'link', repositoryId: r, digest: d('a') }))?.dueAt, T0 + 20, 'a later one does');
+      // A blob entry has repository 0 whatever the caller passes.
+      await meta.gcQueue.add([{ kind: 'blob', repositoryId: 42, digest: d('b') }, { kind: 'blob', repositoryId: 0, digest: d('c') }], T0);
+      assert.equal((await meta.gcQueue.get({ kind: 'blob', repositoryId: 0, digest: d('b') }))?.repositoryId, 0);
+      assert.equal(await meta.gcQueue.count(), 3);
+      assert.deepEqual(
+        (await meta.gcQueue.due(T0 + 19, 10)).map((e) => e.digest),
+        [d('b'), d('c')].sort(),
+        'due: only entries due by then, oldest first',
+      );
+      const all = await meta.gcQueue.due(T0 + 20, 10);
+      assert.deepEqual(all.map((e) => [e.kind, e.digest]), [...[d('b'), d('c')].sort().map((x) => ['blob', x]), ['link', d('a')]]);
+      const first = await meta.gcQueue.due(T0 + 20, 1);
+      const rest = await meta.gcQueue.due(T0 + 20, 10, first[0]);
+      assert.deepEqual([...first, ...rest], all);
+      // take removes an entry only while it is due.
+      assert.equal(await meta.gcQueue.take({ kind: 'link', repositoryId: r, digest: d('a') }, T0 + 19), false);
+      assert.equal(await meta.gcQueue.take({ kind: 'link', repositoryId: r, digest: d('a') }, T0 + 20), true);
+      assert.equal(await meta.gcQueue.take({ kind: 'link', repositoryId: r, digest: d('a') }, T0 + 20), false);
+      assert.equal(await meta.gcQueue.take({ kind: 'blob', repositoryId: 0, digest: d('b') }, T0), true);
+      assert.equal(await meta.gcQueue.count(), 1);
+    }));
+
+    it('gc queue: unlinking a blob, deleting a manifest or a repository queues what they referenced', withMeta(async (meta) => {
+      const r = await repo(meta, 'app');
+      const keep = await repo(meta, 'kept');
+      const [config, layer, loose] = [d('config'), d('layer'), d('loose')];
+      for (const b of [config, layer, loose]) {
+        await meta.blobs.put(b, 1, T0);
+        await meta.blobs.link(r, b, T0);
+      }
+      await meta.blobs.link(keep, layer, T0);
+      const child = await putManifest(meta, r, 'child', { references: [{ childDigest: config, kind: 'blob' }, { childDigest: layer, kind: 'blob' }] });
+      const index = await putManifest(meta, r, 'index', { references: [{ childDigest: child, kind: 'manifest' }] });
+      // Unlink: the blob, due when asked; nothing for a link that was not there.
+      assert.equal(await meta.blobs.unlink(r, loose, T0 + 1), true);
+      assert.equal(await meta.blobs.unlink(r, loose, T0 + 2), false);
+      assert.deepEqual(await meta.gcQueue.due(Number.MAX_SAFE_INTEGER, 10), [{ kind: 'blob', repositoryId: 0, digest: loose, dueAt: T0 + 1 }]);
+      assert.equal(await meta.gcQueue.take({ kind: 'blob', repositoryId: 0, digest: loose }, T0 + 1), true);
+      // An index references manifests, not blobs: nothing to queue.
+      assert.equal(await meta.manifests.delete(r, index, T0 + 3), true);
+      assert.equal(await meta.gcQueue.count(), 0);
+      // A manifest: the repository's links to its blobs.
+      assert.equal(await meta.manifests.delete(r, child, T0 + 4), true);
+      assert.deepEqual(
+        await meta.gcQueue.due(Number.MAX_SAFE_INTEGER, 10),
+        [config, layer].sort().map((digest) => ({ kind: 'link', repositoryId: r, digest, dueAt: T0 + 4 })),
+      );
+      for (const digest of [config, layer]) await meta.gcQueue.take({ kind: 'link', repositoryId: r, digest }, T0 + 4);
+      // A repository: every blob it held (the default due time is at once).
+      await meta.gcQueue.add([{ kind: 'blob', repositoryId: 0, digest: layer }], T0 + 50);
+      assert.equal(await meta.repositories.delete(r), true);
+      assert.deepEqual(
+        (await meta.gcQueue.due(Number.MAX_SAFE_INTEGER, 10)).map((e) => [e.kind, e.repositoryId, e.digest, e.dueAt]),
+        [
+          ['blob', 0, config, 0],
+          ['blob', 0, layer, T0 + 50],
+        ].sort((a, b) => Number(a[3]) - Number(b[3]) || String(a[2]).localeCompare(String(b[2]))),
+        'one entry per blob, keeping a later due time already queued',
+      );
+      assert.deepEqual(await meta.blobs.getInRepository(keep, layer), { digest: layer, size: 1 }, 'the other repository keeps its link');
+    }));
+
+    it('gc queue: seedUnreferenced queues unlinked blobs and links no manifest of their repository uses', withMeta(async (meta) => {
+      const r = await repo(meta, 'app');
+      const other = await repo(meta, 'other');
+      const [used, unusedHere, orphan] = [d('used'), d('unused-here'), d('orphan')];
+      for (const b of [used, unusedHere, orphan]) await meta.blobs.put(b, 1, T0);
+      await meta.blobs.link(r, used, T0);
+      await meta.blobs.link(r, unusedHere, T0);
+      await meta.blobs.link(other, used, T0);
+      await putManifest(meta, r, 'm', { references: [{ childDigest: used, kind: 'blob' }] });
+      // A manifest of another repository using the blob does not count for this repository's link.
+      await putManifest(meta, other, 'elsewhere', { references: [{ childDigest: unusedHere, kind: 'blob' }] });
+      await meta.gcQueue.add([{ kind: 'blob', repositoryId: 0, digest: orphan }], T0 + 99);
+      assert.equal(await meta.gcQueue.seedUnreferenced(T0), 2);
+      assert.deepEqual(
+        (await meta.gcQueue.due(Number.MAX_SAFE_INTEGER, 10)).map((e) => [e.kind, e.repositoryId, e.digest, e.dueAt]),
+        [
+          ['link', other, used, T0],
+          ['link', r, unusedHere, T0],
+          ['blob', 0, orphan, T0 + 99],
+        ].sort((a, b) => Number(a[3]) - Number(b[3]) || String(a[0]).localeCompare(String(b[0])) || Number(a[1]) - Number(b[1])),
+      );
+      assert.equal(await meta.gcQueue.seedUnreferenced(T0), 0, 'nothing new the second time');
+    }));
   });
 }

@@ -149,6 +149,11 @@ export interface BlobsTable {
   digest: string;
   size: number;
   created_at: number;
+  /**
+   * When a writer last announced the blob (an upload completing, a mount): garbage collection
+   * keeps a blob touched within its grace period (docs/adr/0014-online-garbage-collection.md).
+   */
+  touched_at: number;
 }
 
 export interface RepositoryBlobsTable {
@@ -178,6 +183,17 @@ export interface ManifestReferencesTable {
   child_digest: string;
   /** `blob` (config or layer) or `manifest` (index child). */
   kind: string;
+}
+
+/**
+ * Candidates for garbage collection (ADR 0014): `link` (a repository's link to a blob) or `blob`
+ * (the blob itself, repository_id 0), decided from `due_at` on.
+ */
+export interface GcQueueTable {
+  kind: string;
+  repository_id: number;
+  digest: string;
+  due_at: number;
 }
 
 export interface TagsTable {
@@ -265,4 +281,5 @@ export interface Database {
   iam_oidc_providers: IamOidcProvidersTable;
   sts_sessions: StsSessionsTable;
   creation_templates: CreationTemplatesTable;
+  gc_queue: GcQueueTable;
 }

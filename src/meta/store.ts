@@ -1,5 +1,5 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
-import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
@@ -328,7 +328,13 @@ export class RepositoryStore {
     return rows.map((r) => RepositoryStore.row(r));
   }
 
-  async delete(id: number): Promise<boolean> {
+  /**
+   * Deletes the repository and everything in it. The blobs it held become garbage-collection
+   * candidates (ADR 0014), due from `gcDueAt` on (default: at once; the collector still keeps a blob
+   * another repository holds or a writer touched within the grace period).
+   */
+  async delete(id: number, gcDueAt = 0): Promise<boolean> {
+    await queueBlobsOfRepository(this.db, id, gcDueAt);
     // Explicit deletes (rather than relying on cascades) keep both dialects identical.
     await this.db.deleteFrom('repository_tags').where('repository_id', '=', id).execute();
     await this.db.deleteFrom('repository_policies').where('repository_id', '=', id).execute();
@@ -380,13 +386,104 @@ export class RepositoryStore {
 
 export class BlobStoreMeta {
   private readonly db: Db;
-  constructor(db: Db) {
+  private readonly dialect: 'sqlite' | 'postgres';
+  constructor(db: Db, dialect: 'sqlite' | 'postgres' = 'sqlite') {
     this.db = db;
+    this.dialect = dialect;
   }
 
-  /** Records a blob that is durably stored. Idempotent. */
+  /** Records a blob that is durably stored. Idempotent: an existing row is left as it is. */
   async put(digest: string, size: number, now: number): Promise<void> {
-    await this.db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    await this.db.insertInto('blobs').values({ digest, size, created_at: now, touched_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+  }
+
+  /**
+   * Touch-before-write (ADR 0014): creates the blob's row, or sets its `touched_at` to `now`, and
+   * holds the row lock until the transaction ends (on PostgreSQL it first waits for a collector
+   * that holds the row). A new row gets `size`; an existing one keeps its size unless `setSize`.
+   */
+  async touch(digest: string, size: number, now: number, opts: { setSize?: boolean } = {}): Promise<void> {
+    await this.db
+      .insertInto('blobs')
+      .values({ digest, size, created_at: now, touched_at: now })
+      .onConflict((oc) => oc.column('digest').doUpdateSet(opts.setSize === true ? { touched_at: now, size } : { touched_at: now }))
+      .execute();
+  }
+
+  /** Sets `touched_at` back from `from` to `to`, if it is still `from` (an upload taking its touch back). */
+  async setTouchedAt(digest: string, from: number, to: number): Promise<boolean> {
+    const r = await this.db.updateTable('blobs').set({ touched_at: to }).where('digest', '=', digest).where('touched_at', '=', from).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Sets `touched_at` of an existing row (locking it); false when there is no row. */
+  async touchExisting(digest: string, now: number): Promise<boolean> {
+    const r = await this.db.updateTable('blobs').set({ touched_at: now }).where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The blob's row, locked FOR UPDATE until the transaction ends (PostgreSQL; SQLite has a single
+   * writer). Read after the lock is granted, so it is the latest committed version.
+   */
+  async lock(digest: string): Promise<{ digest: string; size: number; touchedAt: number } | undefined> {
+    let q = this.db.selectFrom('blobs').select(['digest', 'size', 'touched_at']).where('digest', '=', digest);
+    if (this.dialect === 'postgres') q = q.forUpdate();
+    const r = await q.executeTakeFirst();
+    return r === undefined ? undefined : { digest: r.digest, size: Number(r.size), touchedAt: Number(r.touched_at) };
+  }
+
+  /** The blob's row with its touch time, unlocked. */
+  async getRow(digest: string): Promise<{ digest: string; size: number; createdAt: number; touchedAt: number } | undefined> {
+    const r = await this.db.selectFrom('blobs').select(['digest', 'size', 'created_at', 'touched_at']).where('digest', '=', digest).executeTakeFirst();
+    return r === undefined ? undefined : { digest: r.digest, size: Number(r.size), createdAt: Number(r.created_at), touchedAt: Number(r.touched_at) };
+  }
+
+  /** Removes the blob's row (garbage collection, once its bytes are deleted). */
+  async delete(digest: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('blobs').where('digest', '=', digest).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** How many repositories hold the blob. */
+  async countLinks(digest: string): Promise<number> {
+    const r = await this.db.selectFrom('repository_blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('digest', '=', digest).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /**
+   * The repository's link to the blob, with its creation time; `lock` takes it FOR UPDATE until the
+   * transaction ends (PostgreSQL), so that a manifest PUT referencing it waits, or it waits for one.
+   */
+  async getLink(repositoryId: number, digest: string, opts: { lock?: boolean } = {}): Promise<{ createdAt: number } | undefined> {
+    let q = this.db.selectFrom('repository_blobs').select('created_at').where('repository_id', '=', repositoryId).where('digest', '=', digest);
+    if (opts.lock === true && this.dialect === 'postgres') q = q.forUpdate();
+    const r = await q.executeTakeFirst();
+    return r === undefined ? undefined : { createdAt: Number(r.created_at) };
+  }
+
+  /**
+   * Sizes of those of `digests` linked into the repository, each link locked FOR SHARE until the
+   * transaction ends (PostgreSQL): a manifest PUT calls it in the transaction that stores the
+   * manifest, so a collector deciding one of these links waits for it, or it finds the link gone.
+   */
+  async lockInRepository(repositoryId: number, digests: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const sorted = [...new Set(digests)].sort();
+    for (let i = 0; i < sorted.length; i += 500) {
+      const part = sorted.slice(i, i + 500);
+      let q = this.db
+        .selectFrom('repository_blobs as rb')
+        .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+        .select(['b.digest', 'b.size'])
+        .where('rb.repository_id', '=', repositoryId)
+        .where('rb.digest', 'in', part)
+        .orderBy('rb.digest');
+      if (this.dialect === 'postgres') q = q.forShare('rb');
+      const rows = await q.execute();
+      for (const r of rows) out.set(r.digest, Number(r.size));
+    }
+    return out;
   }
 
   async get(digest: string): Promise<{ digest: string; size: number } | undefined> {
@@ -431,9 +528,15 @@ export class BlobStoreMeta {
       .execute();
   }
 
-  async unlink(repositoryId: number, digest: string): Promise<boolean> {
+  /**
+   * Removes the repository's link to the blob; the blob becomes a garbage-collection candidate
+   * due from `gcDueAt` on (default: at once).
+   */
+  async unlink(repositoryId: number, digest: string, gcDueAt = 0): Promise<boolean> {
     const r = await this.db.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    const removed = Number(r.numDeletedRows) > 0;
+    if (removed) await queueCandidates(this.db, [{ kind: 'blob', repositoryId: 0, digest }], gcDueAt);
+    return removed;
   }
 }
 
@@ -503,7 +606,12 @@ export class ManifestStore {
     return inserted;
   }
 
-  async delete(repositoryId: number, digest: string): Promise<boolean> {
+  /**
+   * Deletes the manifest, its tags and its references. The repository's links to the blobs it
+   * referenced become garbage-collection candidates due from `gcDueAt` on (default: at once).
+   */
+  async delete(repositoryId: number, digest: string, gcDueAt = 0): Promise<boolean> {
+    await queueLinksOfManifest(this.db, repositoryId, digest, gcDueAt);
     await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
     await this.db.deleteFrom('manifest_references').where('repository_id', '=', repositoryId).where('parent_digest', '=', digest).execute();
     const r = await this.db.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
@@ -839,6 +947,227 @@ export class CreationTemplateStore {
   }
 }
 
+/** A garbage-collection candidate (ADR 0014): a repository's link to a blob, or a blob (repositoryId 0). */
+export interface GcCandidate {
+  kind: 'link' | 'blob';
+  repositoryId: number;
+  digest: string;
+}
+
+export interface GcEntry extends GcCandidate {
+  dueAt: number;
+}
+
+/** Upserts candidates; an entry already queued keeps the later of the two due times. */
+async function queueCandidates(db: Db, candidates: readonly GcCandidate[], dueAt: number): Promise<void> {
+  const seen = new Set<string>();
+  const rows: Array<{ kind: string; repository_id: number; digest: string; due_at: number }> = [];
+  for (const c of candidates) {
+    const k = `${c.kind} ${c.repositoryId} ${c.digest}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    rows.push({ kind: c.kind, repository_id: c.kind === 'blob' ? 0 : c.repositoryId, digest: c.digest, due_at: dueAt });
+  }
+  // One order for every writer: two transactions queueing overlapping candidates lock them alike.
+  rows.sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.repository_id - b.repository_id || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0)));
+  for (let i = 0; i < rows.length; i += 200) {
+    await db
+      .insertInto('gc_queue')
+      .values(rows.slice(i, i + 200))
+      .onConflict((oc) =>
+        oc
+          .columns(['kind', 'repository_id', 'digest'])
+          .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
+          .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
+      )
+      .execute();
+  }
+}
+
+/** A due time as an SQL value of both dialects (an INSERT ... SELECT parameter needs its type). */
+function dueValue(dueAt: number): RawBuilder<number> {
+  if (!Number.isSafeInteger(dueAt)) throw new TypeError(`bad due time ${dueAt}`);
+  return sql<number>`cast(${dueAt} as bigint)`;
+}
+
+/** Queues the repository's links to the blobs a manifest references (before the manifest goes). */
+async function queueLinksOfManifest(db: Db, repositoryId: number, digest: string, dueAt: number): Promise<void> {
+  await db
+    .insertInto('gc_queue')
+    .columns(['kind', 'repository_id', 'digest', 'due_at'])
+    .expression(
+      db
+        .selectFrom('manifest_references as mr')
+        .select([sql<string>`'link'`.as('kind'), 'mr.repository_id', 'mr.child_digest', dueValue(dueAt).as('due_at')])
+        .where('mr.repository_id', '=', repositoryId)
+        .where('mr.parent_digest', '=', digest)
+        .where('mr.kind', '=', 'blob')
+        .orderBy('mr.child_digest'),
+    )
+    .onConflict((oc) =>
+      oc
+        .columns(['kind', 'repository_id', 'digest'])
+        .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
+        .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
+    )
+    .execute();
+}
+
+/** Queues every blob the repository holds (before its links go), in one INSERT ... SELECT, in digest order. */
+async function queueBlobsOfRepository(db: Db, repositoryId: number, dueAt: number): Promise<void> {
+  await db
+    .insertInto('gc_queue')
+    .columns(['kind', 'repository_id', 'digest', 'due_at'])
+    .expression(
+      db
+        .selectFrom('repository_blobs as rb')
+        .select([sql<string>`'blob'`.as('kind'), sql<number>`0`.as('repository_id'), 'rb.digest', dueValue(dueAt).as('due_at')])
+        .where('rb.repository_id', '=', repositoryId)
+        .orderBy('rb.digest'),
+    )
+    .onConflict((oc) =>
+      oc
+        .columns(['kind', 'repository_id', 'digest'])
+        .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
+        .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
+    )
+    .execute();
+}
+
+/**
+ * The garbage-collection queue (ADR 0014): candidates are added in the transaction that makes them
+ * possible garbage; the collector takes due ones, decides each and removes it in the same
+ * transaction. Every decision is idempotent, so entries left by a crash are simply decided again.
+ */
+export class GcQueueStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Queues candidates due from `dueAt` on; one already queued keeps the later due time. */
+  async add(candidates: readonly GcCandidate[], dueAt: number): Promise<void> {
+    await queueCandidates(this.db, candidates, dueAt);
+  }
+
+  /** Due entries (due_at <= now), by due time, at most `limit`, after `after` in that order. */
+  async due(now: number, limit: number, after?: GcEntry): Promise<GcEntry[]> {
+    let q = this.db.selectFrom('gc_queue').selectAll().where('due_at', '<=', now);
+    if (after !== undefined) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('due_at', '>', after.dueAt),
+          eb.and([eb('due_at', '=', after.dueAt), eb('kind', '>', after.kind)]),
+          eb.and([eb('due_at', '=', after.dueAt), eb('kind', '=', after.kind), eb('repository_id', '>', after.repositoryId)]),
+          eb.and([eb('due_at', '=', after.dueAt), eb('kind', '=', after.kind), eb('repository_id', '=', after.repositoryId), eb('digest', '>', after.digest)]),
+        ]),
+      );
+    }
+    const rows = await q.orderBy('due_at').orderBy('kind').orderBy('repository_id').orderBy('digest').limit(limit).execute();
+    return rows.map((r) => ({ kind: r.kind === 'link' ? 'link' : 'blob', repositoryId: Number(r.repository_id), digest: r.digest, dueAt: Number(r.due_at) }));
+  }
+
+  /**
+   * Removes the entry if it is still due at `now`: the first statement of a decision. False when
+   * another collector took it or a writer queued it again for later. On SQLite this write also
+   * takes the database's write lock first, so the whole decision runs under it.
+   */
+  async take(c: GcCandidate, now: number): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('gc_queue')
+      .where('kind', '=', c.kind)
+      .where('repository_id', '=', c.kind === 'blob' ? 0 : c.repositoryId)
+      .where('digest', '=', c.digest)
+      .where('due_at', '<=', now)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Removes the entry if it is still due at `dueAt` exactly (a writer taking its candidate back). */
+  async remove(c: GcCandidate, dueAt: number): Promise<boolean> {
+    const r = await this.db
+      .deleteFrom('gc_queue')
+      .where('kind', '=', c.kind)
+      .where('repository_id', '=', c.kind === 'blob' ? 0 : c.repositoryId)
+      .where('digest', '=', c.digest)
+      .where('due_at', '=', dueAt)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Moves the entry from due time `from` to `to`, if it is still due at `from`. */
+  async reschedule(c: GcCandidate, from: number, to: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable('gc_queue')
+      .set({ due_at: to })
+      .where('kind', '=', c.kind)
+      .where('repository_id', '=', c.kind === 'blob' ? 0 : c.repositoryId)
+      .where('digest', '=', c.digest)
+      .where('due_at', '=', from)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async get(c: GcCandidate): Promise<GcEntry | undefined> {
+    const r = await this.db
+      .selectFrom('gc_queue')
+      .selectAll()
+      .where('kind', '=', c.kind)
+      .where('repository_id', '=', c.kind === 'blob' ? 0 : c.repositoryId)
+      .where('digest', '=', c.digest)
+      .executeTakeFirst();
+    return r === undefined ? undefined : { kind: c.kind, repositoryId: Number(r.repository_id), digest: r.digest, dueAt: Number(r.due_at) };
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom('gc_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /**
+   * Queues, due at `dueAt`, every blob no repository holds and every link no manifest of its
+   * repository uses: a walk of the rows (not of storage), for `berth gc --full`. Returns how many
+   * entries were added or moved earlier.
+   */
+  async seedUnreferenced(dueAt: number): Promise<number> {
+    const before = await this.count();
+    await this.db
+      .insertInto('gc_queue')
+      .columns(['kind', 'repository_id', 'digest', 'due_at'])
+      .expression(
+        this.db
+          .selectFrom('blobs as b')
+          .select([sql<string>`'blob'`.as('kind'), sql<number>`0`.as('repository_id'), 'b.digest', dueValue(dueAt).as('due_at')])
+          .where((eb) => eb.not(eb.exists(eb.selectFrom('repository_blobs as rb').select('rb.digest').whereRef('rb.digest', '=', 'b.digest')))),
+      )
+      .onConflict((oc) => oc.columns(['kind', 'repository_id', 'digest']).doNothing())
+      .execute();
+    await this.db
+      .insertInto('gc_queue')
+      .columns(['kind', 'repository_id', 'digest', 'due_at'])
+      .expression(
+        this.db
+          .selectFrom('repository_blobs as rb')
+          .select([sql<string>`'link'`.as('kind'), 'rb.repository_id', 'rb.digest', dueValue(dueAt).as('due_at')])
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('manifest_references as mr')
+                  .select('mr.child_digest')
+                  .whereRef('mr.repository_id', '=', 'rb.repository_id')
+                  .whereRef('mr.child_digest', '=', 'rb.digest')
+                  .where('mr.kind', '=', 'blob'),
+              ),
+            ),
+          ),
+      )
+      .onConflict((oc) => oc.columns(['kind', 'repository_id', 'digest']).doNothing())
+      .execute();
+    return (await this.count()) - before;
+  }
+}
+
 /** The metadata seam: small stores per aggregate and a transaction that spans them. */
 export class MetaStore {
   readonly settings: SettingsStore;
@@ -854,6 +1183,7 @@ export class MetaStore {
   readonly accountPolicies: AccountPoliciesStore;
   readonly iam: IamStore;
   readonly creationTemplates: CreationTemplateStore;
+  readonly gcQueue: GcQueueStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -869,7 +1199,7 @@ export class MetaStore {
     this.accounts = new AccountStore(db);
     this.accessKeys = new AccessKeyStore(db);
     this.repositories = new RepositoryStore(db);
-    this.blobs = new BlobStoreMeta(db);
+    this.blobs = new BlobStoreMeta(db, dialect);
     this.manifests = new ManifestStore(db);
     this.tags = new TagStore(db, dialect);
     this.uploads = new UploadStoreMeta(db);
@@ -878,6 +1208,7 @@ export class MetaStore {
     this.accountPolicies = new AccountPoliciesStore(db);
     this.iam = new IamStore(db);
     this.creationTemplates = new CreationTemplateStore(db);
+    this.gcQueue = new GcQueueStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

@@ -9,6 +9,7 @@ import { parseReference, type Reference } from '../core/names.ts';
 import type { Manifest, ManifestMeta, ManifestReference, MetaStore, Repository } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
 import { ensureRepository } from './repositories.ts';
+import { defaultGcSettings, type GcSettings } from './gc.ts';
 
 export interface PutManifestResult {
   digest: string;
@@ -45,9 +46,11 @@ const PULL_RECORD_INTERVAL_MS = 60_000;
 
 export class ManifestService {
   private readonly ctx: RegistryContext;
+  private readonly gc: GcSettings;
 
-  constructor(ctx: RegistryContext) {
+  constructor(ctx: RegistryContext, gc: GcSettings = defaultGcSettings()) {
     this.ctx = ctx;
+    this.gc = gc;
   }
 
   private async resolve(repo: Repository, reference: string): Promise<string> {
@@ -106,8 +109,11 @@ export class ManifestService {
           }
         }
       }
-      // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between.
+      // Checked inside the transaction, so a concurrent blob or manifest delete cannot slip in between;
+      // the links are locked FOR SHARE until the commit, so a garbage collector deciding one of them
+      // either waits and then sees this manifest's references, or removed it first (ADR 0014).
       await this.checkReferences(tx, repo, parsed);
+      await this.gc.hooks.manifestLinksLocked?.(parsed.digest);
       const inserted = await tx.manifests.put({
         repositoryId: repo.id,
         digest: parsed.digest,
@@ -152,12 +158,15 @@ export class ManifestService {
     return result;
   }
 
-  /** Every blob and child manifest the manifest lists must be in the repository, with the size given. */
+  /**
+   * Every blob and child manifest the manifest lists must be in the repository, with the size given.
+   * Inside the storing transaction: the blobs' links are locked FOR SHARE (see put).
+   */
   private async checkReferences(meta: MetaStore, repo: Repository, parsed: ParsedManifest): Promise<void> {
     const missing: Descriptor[] = [];
     const wrongSize: Array<{ digest: string; declared: number; actual: number }> = [];
     if (parsed.requiredBlobs.length > 0) {
-      const sizes = await meta.blobs.sizesInRepository(repo.id, uniqueDigests(parsed.requiredBlobs));
+      const sizes = await meta.blobs.lockInRepository(repo.id, uniqueDigests(parsed.requiredBlobs));
       for (const d of parsed.requiredBlobs) {
         const size = sizes.get(d.digest);
         if (size === undefined) missing.push(d);
@@ -219,7 +228,9 @@ export class ManifestService {
       });
     }
     const tags = await tx.tags.forDigest(repo.id, digest);
-    await tx.manifests.delete(repo.id, digest);
+    // The links to the blobs it referenced become candidates, due a grace period from now (a client
+    // pushing the same image again meanwhile still finds its blobs).
+    await tx.manifests.delete(repo.id, digest, now + this.gc.gracePeriodMs);
     await tx.events.append({
       accountId: repo.accountId,
       type: 'image.delete',

@@ -311,6 +311,32 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('sts_sessions_by_expiry').on('sts_sessions').column('expires_at').execute();
   },
+  '0008_gc': async (db) => {
+    // Online garbage collection (docs/adr/0014-online-garbage-collection.md). Every writer of a blob
+    // touches its row before it writes bytes or links; a blob is kept while touched within the grace
+    // period. Existing rows count as touched when they were created.
+    await db.schema.alterTable('blobs').addColumn('touched_at', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    await sql`update blobs set touched_at = created_at`.execute(db);
+    // Candidates: `link` entries (a repository's link to a blob, maybe unused) and `blob` entries
+    // (repository_id 0: a blob, maybe unlinked), each decided from due_at on, one row per candidate.
+    await db.schema
+      .createTable('gc_queue')
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('repository_id', 'bigint', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('due_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('gc_queue_pk', ['kind', 'repository_id', 'digest'])
+      .execute();
+    await db.schema.createIndex('gc_queue_due').on('gc_queue').column('due_at').execute();
+    // Garbage that predates the queue (blobs deleted from every repository, links no manifest uses)
+    // becomes candidates once, now: the collector decides them like any other.
+    await sql`insert into gc_queue (kind, repository_id, digest, due_at)
+      select 'blob', 0, b.digest, 0 from blobs b
+      where not exists (select 1 from repository_blobs rb where rb.digest = b.digest)`.execute(db);
+    await sql`insert into gc_queue (kind, repository_id, digest, due_at)
+      select 'link', rb.repository_id, rb.digest, 0 from repository_blobs rb
+      where not exists (select 1 from manifest_references mr where mr.repository_id = rb.repository_id and mr.child_digest = rb.digest and mr.kind = 'blob')`.execute(db);
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
