@@ -5,6 +5,7 @@ import { configKeys, ConfigError, loadConfig, readConfigFile, validateConfig, ty
 import { serve } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { gcCommand } from './gc.ts';
+import { lifecycleCommand } from './lifecycle.ts';
 import { copyCommand } from './copy.ts';
 import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
 import { IAM_HELP, iamCommand } from './iam.ts';
@@ -19,6 +20,8 @@ Usage:
   berth migrate [flags]          apply pending database migrations and exit (flags as for serve)
   berth gc [--dry-run] [--full] [flags]
                                  one garbage-collection pass on the stores, beside running servers
+  berth lifecycle run [--dry-run] [--account ID] [--repository NAME] [flags]
+                                 apply lifecycle policies now (the server does it hourly)
   berth copy --from FROM.yaml --to TO.yaml [--concurrency N]
                                  copy a deployment's blobs and metadata into another deployment's
                                  stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
@@ -118,6 +121,8 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         return await copyCommand(rest, env, out, err);
       case 'gc':
         return await gcCommand(rest, env, out, err);
+      case 'lifecycle':
+        return await lifecycleCommand(rest, env, out, err, configFromArgs);
       case 'repo':
       case 'image':
       case 'login':

@@ -108,11 +108,12 @@ export class LifecycleService {
   }
 
   /** Runs every repository's lifecycle policy (the scheduled job); a repository that fails is logged and skipped. */
-  async runAll(opts: { dryRun?: boolean } = {}): Promise<Array<{ repository: Repository; result: LifecycleRunResult }>> {
+  async runAll(opts: { dryRun?: boolean; accountId?: string } = {}): Promise<Array<{ repository: Repository; result: LifecycleRunResult }>> {
     const out: Array<{ repository: Repository; result: LifecycleRunResult }> = [];
     for (let afterId: number | undefined; ; ) {
       const repos = await this.ctx.meta.repositories.withPolicy('lifecycle', { limit: 100, ...(afterId !== undefined ? { afterId } : {}) });
       for (const repo of repos) {
+        if (opts.accountId !== undefined && repo.accountId !== opts.accountId) continue;
         try {
           const result = await this.run(repo, opts);
           if (result !== undefined) out.push({ repository: repo, result });
