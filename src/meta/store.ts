@@ -630,6 +630,27 @@ export class ManifestStore {
     return rows.map((r) => r.parent_digest);
   }
 
+  /** The manifests (indexes) of the repository that list each of `digests` (itself excluded), for many at once. */
+  async parentsOf(repositoryId: number, digests: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (let i = 0; i < digests.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('manifest_references')
+        .select(['child_digest', 'parent_digest'])
+        .where('repository_id', '=', repositoryId)
+        .where('kind', '=', 'manifest')
+        .where('child_digest', 'in', digests.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        if (r.parent_digest === r.child_digest) continue;
+        const list = out.get(r.child_digest) ?? [];
+        list.push(r.parent_digest);
+        out.set(r.child_digest, list);
+      }
+    }
+    return out;
+  }
+
   /** Manifests of the repository that use the blob as config or layer (at most `limit`). */
   async blobUsers(repositoryId: number, digest: string, limit: number): Promise<string[]> {
     const rows = await this.db

@@ -20,8 +20,12 @@ export async function lifecycleImages(meta: MetaStore, repo: Repository): Promis
       repo.id,
       page.map((m) => m.digest),
     );
+    const parentsOf = await meta.manifests.parentsOf(
+      repo.id,
+      page.map((m) => m.digest),
+    );
     for (const m of page) {
-      const parents = (await meta.manifests.parents(repo.id, m.digest)).filter((p) => p !== m.digest);
+      const parents = parentsOf.get(m.digest) ?? [];
       out.push({
         digest: m.digest,
         tags: tags.get(m.digest) ?? [],
