@@ -18,10 +18,12 @@ function scalar(shape: Shape, key: string, text: string): unknown {
     case 'long':
     case 'double':
     case 'float': {
+      // Decimal notation only, as the services parse numbers: no hex (`0x10`), no blanks, and
+      // integers without a fraction or exponent, within their type's range.
+      const integral = shape.type === 'integer' || shape.type === 'long';
       const n = Number(text);
-      if (text.trim() === '' || !Number.isFinite(n) || ((shape.type === 'integer' || shape.type === 'long') && !Number.isInteger(n))) {
-        throw new QueryDecodeError(key, `Value '${text.slice(0, 50)}' at '${key}' is not a valid number`);
-      }
+      const ok = integral ? /^[-+]?\d+$/.test(text) && Number.isSafeInteger(n) && (shape.type === 'long' || (n >= -2147483648 && n <= 2147483647)) : /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) && Number.isFinite(n);
+      if (!ok) throw new QueryDecodeError(key, `Value '${text.slice(0, 50)}' at '${key}' is not a valid number`);
       return n;
     }
     case 'boolean':
@@ -104,8 +106,12 @@ export function decodeQuery(shapes: Record<string, Shape>, inputShape: string | 
   return out;
 }
 
+/** Characters XML 1.0 does not allow, even as references (controls, lone surrogates, U+FFFE/U+FFFF). */
+const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/** Text for an XML element or attribute: markup escaped, characters XML cannot carry (echoed from a bad request) replaced by U+FFFD. */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&"'\r]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c] as string);
+  return s.replace(NOT_XML, '\uFFFD').replace(/[<>&"'\r]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;', '\r': '&#13;' })[c] as string);
 }
 
 /** AWS's timestamp form in XML: `2026-12-04T03:44:34Z` (milliseconds only when there are some). */

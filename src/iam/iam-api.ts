@@ -116,10 +116,15 @@ function fromMarker(m: string | undefined): string | undefined {
   throw new QueryException('ValidationError', 'Invalid Marker: use the Marker of a previous response');
 }
 
-/** A page of names from a sorted list, with IAM's IsTruncated and Marker. */
-function page<T>(items: T[], name: (t: T) => string, input: { Marker?: string; MaxItems?: number }): { items: T[]; IsTruncated: boolean; Marker?: string } {
+/**
+ * A page of a list in the order of `name` (code units, the order the Marker compares in: a store's
+ * order, by creation date or by a database collation, would let a page boundary skip items), with
+ * IAM's IsTruncated and Marker.
+ */
+function page<T>(list: T[], name: (t: T) => string, input: { Marker?: string; MaxItems?: number }): { items: T[]; IsTruncated: boolean; Marker?: string } {
   const after = fromMarker(input.Marker);
   const max = input.MaxItems ?? 100;
+  const items = [...list].sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
   const rest = after === undefined ? items : items.filter((t) => name(t) > after);
   const items2 = rest.slice(0, max);
   const truncated = rest.length > max;
@@ -273,19 +278,21 @@ function inlineOps(kind: IamPrincipalKind, Kind: 'User' | 'Group' | 'Role', maxB
   return { [`Put${Kind}Policy`]: put, [`Get${Kind}Policy`]: get, [`Delete${Kind}Policy`]: del, [`List${Kind}Policies`]: list };
 }
 
-/** The user an access-key operation is about: the named one, or the caller (its own keys; the root user's for root). */
-async function keyOwner(ctx: QueryContext, userName: string | undefined): Promise<string> {
-  if (userName !== undefined) {
-    await entity(ctx, 'user', userName);
-    return userName;
-  }
+/**
+ * The user an access-key operation is about (the named one, or the caller: its own keys, the root
+ * user's for root), once the caller may do `iam:<action>` on it: on the user's ARN, with its path.
+ */
+async function keyOwner(ctx: QueryContext, action: string, userName: string | undefined): Promise<string> {
   const p = ctx.principal;
-  if (p === null || p.kind === 'assumed-role') throw new QueryException('ValidationError', 'Must specify a userName when calling with non-User credentials');
-  return p.kind === 'root' ? 'root' : p.userName;
-}
-
-function keyResource(ctx: QueryContext, userName: string): string {
-  return userName === 'root' ? rootArn(ctx.accountId) : entityArn(ctx.accountId, 'user', '/', userName);
+  if (userName === undefined && p?.kind === 'root') {
+    await ctx.authorize(`iam:${action}`, rootArn(ctx.accountId));
+    return 'root';
+  }
+  const name = userName ?? (p?.kind === 'user' ? p.userName : undefined);
+  if (name === undefined) throw new QueryException('ValidationError', 'Must specify a userName when calling with non-User credentials');
+  // `root` names the root user's keys, never an IAM user's (CreateUser refuses the name).
+  if ((await authorizeOn(ctx, action, 'user', name)) === undefined || name === 'root') throw new QueryException('NoSuchEntityException', `The user with name ${name} cannot be found.`);
+  return name;
 }
 
 /** The OIDC provider an ARN of this account names. */
@@ -299,6 +306,9 @@ const createUser: Op<'CreateUser'> = async (ctx, input) => {
   const path = checkPath(input.Path);
   await ctx.authorize('iam:CreateUser', entityArn(ctx.accountId, 'user', path, input.UserName), tagFacts(input.Tags));
   if (input.PermissionsBoundary !== undefined) throw new QueryException('InvalidInputException', 'berth does not support permissions boundaries: attach policies that grant only what the user may do');
+  // Access keys of the account's root user are stored under the user name `root`: a user of that
+  // name would be given keys that authenticate as the root user.
+  if (input.UserName.toLowerCase() === 'root') throw new QueryException('InvalidInputException', 'The user name root is reserved for the account\'s root user.');
   const e: IamPrincipal = { accountId: ctx.accountId, kind: 'user', name: input.UserName, id: newIamId('AIDA'), path, tags: checkTags(input.Tags), createdAt: ctx.now };
   if (!(await ctx.deps.meta.iam.create(e))) throw new QueryException('EntityAlreadyExistsException', `User with name ${input.UserName} already exists.`);
   return { User: userShape(e) };
@@ -342,8 +352,7 @@ const listUsers: Op<'ListUsers'> = async (ctx, input) => {
 };
 
 const createAccessKey: Op<'CreateAccessKey'> = async (ctx, input) => {
-  const user = await keyOwner(ctx, input.UserName);
-  await ctx.authorize('iam:CreateAccessKey', keyResource(ctx, user));
+  const user = await keyOwner(ctx, 'CreateAccessKey', input.UserName);
   const keys = await ctx.deps.meta.accessKeys.listForUser(ctx.accountId, user);
   if (keys.length >= IAM_QUOTAS.accessKeysPerUser) throw new QueryException('LimitExceededException', `Cannot exceed quota for AccessKeysPerUser: ${IAM_QUOTAS.accessKeysPerUser}`);
   const accessKeyId = newAccessKeyId();
@@ -353,8 +362,7 @@ const createAccessKey: Op<'CreateAccessKey'> = async (ctx, input) => {
 };
 
 const listAccessKeys: Op<'ListAccessKeys'> = async (ctx, input) => {
-  const user = await keyOwner(ctx, input.UserName);
-  await ctx.authorize('iam:ListAccessKeys', keyResource(ctx, user));
+  const user = await keyOwner(ctx, 'ListAccessKeys', input.UserName);
   const keys = await ctx.deps.meta.accessKeys.listForUser(ctx.accountId, user);
   const p = page(keys, (k) => k.accessKeyId, input);
   return { AccessKeyMetadata: p.items.map((k) => ({ UserName: user, AccessKeyId: k.accessKeyId, Status: k.status, CreateDate: SECONDS(k.createdAt) })), IsTruncated: p.IsTruncated, ...(p.Marker !== undefined ? { Marker: p.Marker } : {}) };
@@ -367,8 +375,7 @@ async function ownedKey(ctx: QueryContext, user: string, accessKeyId: string): P
 }
 
 const deleteAccessKey: Op<'DeleteAccessKey'> = async (ctx, input) => {
-  const user = await keyOwner(ctx, input.UserName);
-  await ctx.authorize('iam:DeleteAccessKey', keyResource(ctx, user));
+  const user = await keyOwner(ctx, 'DeleteAccessKey', input.UserName);
   await ownedKey(ctx, user, input.AccessKeyId);
   await ctx.deps.meta.accessKeys.delete(input.AccessKeyId);
   ctx.deps.invalidateKey(input.AccessKeyId);
@@ -376,8 +383,7 @@ const deleteAccessKey: Op<'DeleteAccessKey'> = async (ctx, input) => {
 };
 
 const updateAccessKey: Op<'UpdateAccessKey'> = async (ctx, input) => {
-  const user = await keyOwner(ctx, input.UserName);
-  await ctx.authorize('iam:UpdateAccessKey', keyResource(ctx, user));
+  const user = await keyOwner(ctx, 'UpdateAccessKey', input.UserName);
   const key = await ownedKey(ctx, user, input.AccessKeyId);
   if (input.Status === 'Expired') throw new QueryException('ValidationError', "1 validation error detected: Value 'Expired' at 'status' failed to satisfy constraint: Member must be Active or Inactive");
   await ctx.deps.meta.accessKeys.put({ ...key, status: input.Status });
@@ -505,6 +511,17 @@ const updateAssumeRolePolicy: Op<'UpdateAssumeRolePolicy'> = async (ctx, input) 
   return undefined;
 };
 
+/** The account's customer managed policy with that name in any case. */
+async function policyNamed(ctx: QueryContext, name: string): Promise<IamPolicy | undefined> {
+  const lower = name.toLowerCase();
+  for (let after: string | undefined; ; ) {
+    const batch = await ctx.deps.meta.iam.listPolicies(ctx.accountId, { limit: 1000, ...(after !== undefined ? { after } : {}) });
+    const hit = batch.find((p) => p.name.toLowerCase() === lower);
+    if (hit !== undefined || batch.length < 1000) return hit;
+    after = batch[batch.length - 1]?.name;
+  }
+}
+
 const createPolicy: Op<'CreatePolicy'> = async (ctx, input) => {
   const path = checkPath(input.Path);
   const arn = customerPolicyArn(ctx.accountId, path, input.PolicyName);
@@ -521,7 +538,10 @@ const createPolicy: Op<'CreatePolicy'> = async (ctx, input) => {
     createdAt: ctx.now,
     updatedAt: ctx.now,
   };
-  if (!(await ctx.deps.meta.iam.createPolicy(p))) throw new QueryException('EntityAlreadyExistsException', `A policy called ${input.PolicyName} already exists. Duplicate names are not allowed.`);
+  // Policy names are unique in an account whatever their case, as user, group and role names are.
+  if ((await policyNamed(ctx, input.PolicyName)) !== undefined || !(await ctx.deps.meta.iam.createPolicy(p))) {
+    throw new QueryException('EntityAlreadyExistsException', `A policy called ${input.PolicyName} already exists. Duplicate names are not allowed.`);
+  }
   return { Policy: await policyShape(ctx, { arn, own: p }) };
 };
 

@@ -125,19 +125,28 @@ function signedService(req: FastifyRequest, query: URLSearchParams): string | un
   return credential?.split('/')[3];
 }
 
-/** IAM's wording of a constraint violation. */
+/** IAM's wording of a constraint violation: the member path in lower camel case (`userName`, `tags.1.member.key`). */
 function validationMessage(path: string, message: string, value: unknown): string {
   const shown = typeof value === 'string' ? `Value '${value.length > 100 ? `${value.slice(0, 100)}...` : value}' at` : 'Value at';
-  return `1 validation error detected: ${shown} '${path}' failed to satisfy constraint: Member ${message}`;
+  const at = path
+    .split('.')
+    .map((p) => p.charAt(0).toLowerCase() + p.slice(1))
+    .join('.');
+  return `1 validation error detected: ${shown} '${at}' failed to satisfy constraint: Member ${message}`;
 }
 
+/** The value at a path of validateShape's (`Tags.1.member.Key`: list items counted from 1). */
 function valueAt(input: Record<string, unknown>, path: string): unknown {
   let v: unknown = input;
   for (const part of path.split('.')) {
-    const m = /^(\w+)(?:\[(\d+)\])?$/.exec(part);
-    if (m === null || typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string, unknown>)[m[1] as string];
-    if (m[2] !== undefined) v = Array.isArray(v) ? v[Number(m[2])] : undefined;
+    if (part === 'member' && (typeof v !== 'object' || v === null || !Object.hasOwn(v, 'member'))) continue;
+    if (typeof v !== 'object' || v === null) return undefined;
+    if (Array.isArray(v)) {
+      if (!/^\d+$/.test(part)) return undefined;
+      v = v[Number(part) - 1];
+    } else {
+      v = (v as Record<string, unknown>)[part];
+    }
   }
   return v;
 }
