@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { BasicAuthenticator, PolicyAuthorizer, loadKeyring, principalOf, principalOfSession, SigV4Verifier, type Authorizer, type Keyring, type ResolvedKey } from '../auth/index.ts';
+import { BasicAuthenticator, PolicyAuthorizer, keyPrincipal, loadKeyring, principalOfSession, SigV4Verifier, type Authorizer, type Keyring, type ResolvedKey } from '../auth/index.ts';
 import { handleQuery, isQueryRequest, WebIdentityVerifier, type QueryDeps } from '../iam/index.ts';
 import { OPERATION_HANDLERS, type EcrProtocolDeps } from '../ecr/index.ts';
 import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
@@ -120,7 +120,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     }
     const key = await meta.accessKeys.get(id);
     if (key === undefined || key.status !== 'Active' || key.secretEnc === null || key.secretEnc === undefined) return undefined;
-    return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: principalOf(key) };
+    return { secretAccessKey: keyring.decrypt(key.secretEnc), principal: await keyPrincipal(meta, key) };
   };
   const verifier = new SigV4Verifier({
     region: config.region,

@@ -11,6 +11,13 @@ import { verifySecret } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 import { readLoginToken } from './login-token.ts';
 
+/** The principal an access key stands for, with its IAM user's path in the ARN (`user/team/ci`). */
+export async function keyPrincipal(meta: MetaStore, key: { accountId: string; userName: string; accessKeyId: string }): Promise<Principal> {
+  if (key.userName === 'root') return principalOf(key);
+  const user = await meta.iam.get(key.accountId, 'user', key.userName);
+  return principalOf(key, user?.path ?? '/');
+}
+
 export interface AuthRequest {
   headers: Record<string, string | string[] | undefined>;
 }
@@ -193,7 +200,7 @@ export class BasicAuthenticator implements Authenticator {
       throw new RegistryError('Unauthorized', 'invalid access key id or secret access key');
     }
     const now = this.now();
-    const principal = principalOf(key);
+    const principal = await keyPrincipal(this.meta, key);
     if (epoch === this.epoch) {
       if (this.cache.size >= MAX_CACHE) this.cache.clear();
       this.cache.set(accessKeyId, { secretDigest, principal, expiresAt: now + this.cacheTtlMs });

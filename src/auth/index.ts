@@ -2,7 +2,7 @@ export type { Principal } from './principal.ts';
 export type { RoleSession } from './principal.ts';
 export { rootArn, roleArn, principalOf, principalOfSession } from './principal.ts';
 export type { Authenticator, AuthRequest } from './authenticator.ts';
-export { BasicAuthenticator } from './authenticator.ts';
+export { BasicAuthenticator, keyPrincipal } from './authenticator.ts';
 export type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';
 export { requestFacts } from './authorizer.ts';
 export { PolicyAuthorizer, REGISTRY_POLICY_V1_ACTIONS, conditionValues, evalPrincipal } from './policy-authorizer.ts';

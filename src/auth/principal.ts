@@ -37,12 +37,12 @@ export function rootArn(accountId: string): string {
   return `arn:aws:iam::${accountId}:root`;
 }
 
-/** The principal an access key authenticates. */
-export function principalOf(key: { accountId: string; userName: string; accessKeyId: string }): Principal {
+/** The principal an access key authenticates; `path` is the IAM user's (`/team/`), part of its ARN. */
+export function principalOf(key: { accountId: string; userName: string; accessKeyId: string }, path = '/'): Principal {
   const root = key.userName === 'root';
   return {
     accountId: key.accountId,
-    arn: root ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user/${key.userName}`,
+    arn: root ? rootArn(key.accountId) : `arn:aws:iam::${key.accountId}:user${path}${key.userName}`,
     userName: key.userName,
     accessKeyId: key.accessKeyId,
     kind: root ? 'root' : 'user',

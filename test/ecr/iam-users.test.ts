@@ -148,4 +148,27 @@ describe('IAM users and their identity policies', () => {
     ecr.destroy();
     iam.destroy();
   });
+
+  test('a user created under a path is that ARN everywhere: who it is, refusals, and resource policies naming it', async () => {
+    const { SetRepositoryPolicyCommand } = await import('@aws-sdk/client-ecr');
+    const { GetCallerIdentityCommand, STSClient } = await import('@aws-sdk/client-sts');
+    const iam = new IAMClient({ endpoint: t.url, region: 'us-east-1', credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, maxAttempts: 1 });
+    await iam.send(new CreateUserCommand({ UserName: 'pathy', Path: '/team/' }));
+    const k = await iam.send(new CreateAccessKeyCommand({ UserName: 'pathy' }));
+    const creds = { accessKeyId: k.AccessKey?.AccessKeyId ?? '', secretAccessKey: k.AccessKey?.SecretAccessKey ?? '' };
+    const want = `arn:aws:iam::${A}:user/team/pathy`;
+    const sts = new STSClient({ endpoint: t.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    assert.equal((await sts.send(new GetCallerIdentityCommand({}))).Arn, want);
+    const basic = `Basic ${Buffer.from(`${creds.accessKeyId}:${creds.secretAccessKey}`).toString('base64')}`;
+    const denied = await v2(basic, 'GET', '/v2/team/app/manifests/v1');
+    assert.equal(denied.status, 403);
+    assert.match(denied.message ?? '', new RegExp(`^User: ${want} is not authorized`));
+    await t.ecr.send(new SetRepositoryPolicyCommand({ repositoryName: 'team/app', policyText: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: want }, Action: 'ecr:BatchGetImage' }] }) }));
+    assert.equal((await v2(basic, 'GET', '/v2/team/app/manifests/v1')).status, 200, 'the repository policy names the user by its ARN with the path');
+    const ecr = t.client(creds);
+    assert.match((await refusal(ecr.send(new DescribeRepositoriesCommand({})))).message, new RegExp(`^User: ${want} is not authorized`));
+    ecr.destroy();
+    sts.destroy();
+    iam.destroy();
+  });
 });
