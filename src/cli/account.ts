@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SERVE_FLAGS, serveFlagArgs } from './flags.ts';
 import type { Config } from '../config/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { loadKeyring } from '../auth/index.ts';
@@ -21,7 +22,6 @@ export const ACCOUNT_HELP = `Accounts (on the configured database directly, like
   berth account list [--json]           every account, the default one marked
 `;
 
-const CONFIG_FLAGS = ['listen', 'data-dir', 'config', 'tls-cert', 'tls-key'] as const;
 const ACCOUNT_ID_RE = /^\d{12}$/;
 
 export interface AccountRow {
@@ -77,11 +77,7 @@ export async function accountCommand(
       id: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
-      listen: { type: 'string' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
+      ...SERVE_FLAGS,
     },
     strict: true,
     allowPositionals: true,
@@ -98,11 +94,7 @@ export async function accountCommand(
   if (values.id !== undefined && !ACCOUNT_ID_RE.test(values.id)) throw new UsageError(`--id must be a 12-digit account id, not "${values.id}"`);
 
   // The serve flags, given back to the configuration loader as they came.
-  const configArgs: string[] = [];
-  for (const t of tokens) {
-    if (t.kind === 'option' && (CONFIG_FLAGS as readonly string[]).includes(t.name) && t.value !== undefined) configArgs.push(`--${t.name}`, t.value);
-  }
-  const config = configOf(configArgs, env);
+  const config = configOf(serveFlagArgs(tokens), env);
   const dataDir = resolve(config.dataDir);
 
   let meta: MetaStore;

@@ -4,6 +4,7 @@
 // and changes nothing; --full first walks the rows (queueing every unlinked blob and unused link)
 // and the storage (removing objects under blobs/ that no row knows, older than the grace period).
 import { parseArgs } from 'node:util';
+import { SERVE_FLAGS } from './flags.ts';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config/index.ts';
 import type { MetaStore } from '../meta/index.ts';
@@ -26,11 +27,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv): { config: Config; dryRun
       'dry-run': { type: 'boolean' },
       full: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
-      listen: { type: 'string' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
+      ...SERVE_FLAGS,
     },
     strict: true,
     allowPositionals: false,

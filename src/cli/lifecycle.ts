@@ -2,6 +2,7 @@
 // lifecycle policies now, on the configured stores, beside running servers (the lifecycle.run job
 // does the same hourly). --dry-run prints what would expire and changes nothing.
 import { parseArgs } from 'node:util';
+import { SERVE_FLAGS, serveFlagArgs } from './flags.ts';
 import { pino } from 'pino';
 import type { Config } from '../config/index.ts';
 import { openMeta, openStorage } from '../app/stores.ts';
@@ -28,11 +29,7 @@ export async function lifecycleCommand(
       account: { type: 'string' },
       repository: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
-      listen: { type: 'string' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
+      ...SERVE_FLAGS,
     },
     strict: true,
     allowPositionals: true,
@@ -44,10 +41,7 @@ export async function lifecycleCommand(
   }
   if (positionals.length !== 1 || positionals[0] !== 'run') throw new UsageError(`usage: ${LIFECYCLE_HELP.split('\n')[0] ?? ''}`);
   if (values.account !== undefined && !/^\d{12}$/.test(values.account)) throw new UsageError(`--account must be a 12-digit account id, not "${values.account}"`);
-  const serveFlags = new Set(['listen', 'data-dir', 'config', 'tls-cert', 'tls-key']);
-  const rest: string[] = [];
-  for (const t of tokens) if (t.kind === 'option' && serveFlags.has(t.name)) rest.push(`--${t.name}`, t.value ?? '');
-  const config = configOf(rest, env);
+  const config = configOf(serveFlagArgs(tokens), env);
   const dryRun = values['dry-run'] === true;
 
   const meta: MetaStore = await openMeta(config);

@@ -1,5 +1,6 @@
 // The `berth` command line.
 import { parseArgs } from 'node:util';
+import { SERVE_FLAGS } from './flags.ts';
 import { readFileSync } from 'node:fs';
 import { configKeys, ConfigError, loadConfig, readConfigFile, validateConfig, type Config } from '../config/index.ts';
 import { serve } from './serve.ts';
@@ -71,11 +72,7 @@ export function configFromArgs(args: string[], env: NodeJS.ProcessEnv): Config {
   const { values } = parseArgs({
     args,
     options: {
-      listen: { type: 'string' },
-      'data-dir': { type: 'string' },
-      config: { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
+      ...SERVE_FLAGS,
     },
     strict: true,
     allowPositionals: false,

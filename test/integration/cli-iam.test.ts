@@ -235,7 +235,7 @@ describe('berth iam', () => {
     assert.match(bad, /^berth: MalformedPolicyDocumentException: /);
     assert.equal((await refusal(iam.send(new GetRoleCommand({ RoleName: 'broken' })))).name, 'NoSuchEntityException');
     const long = await refused(['iam', 'create-role', 'too-long', '--trust-policy', TRUST, '--max-session-duration', '90000']);
-    assert.equal(long, "berth: ValidationError: 1 validation error detected: Value at 'MaxSessionDuration' failed to satisfy constraint: Member must be less than or equal to 43200");
+    assert.equal(long, "berth: ValidationError: 1 validation error detected: Value at 'maxSessionDuration' failed to satisfy constraint: Member must be less than or equal to 43200");
 
     assert.equal(await ok(['iam', 'delete-role', 'inline-trust']), 'deleted role inline-trust');
     assert.equal((await refusal(iam.send(new GetRoleCommand({ RoleName: 'inline-trust' })))).name, 'NoSuchEntityException');
