@@ -1,5 +1,5 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
-import { sql, type ExpressionBuilder, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type OnConflictBuilder, type OnConflictUpdateBuilder, type RawBuilder, type Transaction } from 'kysely';
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
@@ -979,6 +979,14 @@ export interface GcEntry extends GcCandidate {
   dueAt: number;
 }
 
+/** The queue's upsert: a candidate already queued keeps the later of the two due times. */
+function keepLaterDue(oc: OnConflictBuilder<Database, 'gc_queue'>): OnConflictUpdateBuilder<Database, 'gc_queue'> {
+  return oc
+    .columns(['kind', 'repository_id', 'digest'])
+    .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
+    .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at')));
+}
+
 /** Upserts candidates; an entry already queued keeps the later of the two due times. */
 async function queueCandidates(db: Db, candidates: readonly GcCandidate[], dueAt: number): Promise<void> {
   const seen = new Set<string>();
@@ -995,12 +1003,7 @@ async function queueCandidates(db: Db, candidates: readonly GcCandidate[], dueAt
     await db
       .insertInto('gc_queue')
       .values(rows.slice(i, i + 200))
-      .onConflict((oc) =>
-        oc
-          .columns(['kind', 'repository_id', 'digest'])
-          .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
-          .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
-      )
+      .onConflict(keepLaterDue)
       .execute();
   }
 }
@@ -1025,12 +1028,7 @@ async function queueLinksOfManifest(db: Db, repositoryId: number, digest: string
         .where('mr.kind', '=', 'blob')
         .orderBy('mr.child_digest'),
     )
-    .onConflict((oc) =>
-      oc
-        .columns(['kind', 'repository_id', 'digest'])
-        .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
-        .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
-    )
+    .onConflict(keepLaterDue)
     .execute();
 }
 
@@ -1046,12 +1044,7 @@ async function queueBlobsOfRepository(db: Db, repositoryId: number, dueAt: numbe
         .where('rb.repository_id', '=', repositoryId)
         .orderBy('rb.digest'),
     )
-    .onConflict((oc) =>
-      oc
-        .columns(['kind', 'repository_id', 'digest'])
-        .doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at') })
-        .where((eb) => eb('gc_queue.due_at', '<', eb.ref('excluded.due_at'))),
-    )
+    .onConflict(keepLaterDue)
     .execute();
 }
 
