@@ -140,11 +140,9 @@ export class PolicyAuthorizer implements Authorizer {
     return out;
   }
 
-  /** A managed policy's text: the account's own (by name) or AWS's published one. */
+  /** A managed policy's text: the account's own or AWS's published one. */
   private async managedText(accountId: string, arn: string): Promise<string | undefined> {
-    const own = new RegExp(`^arn:aws:iam::${accountId}:policy/(?:.*/)?([^/]+)$`).exec(arn);
-    if (own?.[1] !== undefined) return (await this.meta.iam.getPolicy(accountId, own[1]))?.document;
-    return managedPolicy(arn)?.document;
+    return (await this.meta.iam.policyByArn(accountId, arn))?.document ?? managedPolicy(arn)?.document;
   }
 
   /**

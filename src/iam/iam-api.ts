@@ -165,11 +165,8 @@ function roleShape(e: IamPrincipal): Role {
 
 /** A managed policy by ARN: the account's own, or one of AWS's that berth knows. */
 async function findPolicy(ctx: QueryContext, arn: string): Promise<{ arn: string; own?: IamPolicy; aws?: (typeof MANAGED_POLICIES)[number] }> {
-  const own = new RegExp(`^arn:aws:iam::${ctx.accountId}:policy(/(?:.*/)?)([^/]+)$`).exec(arn);
-  if (own !== null) {
-    const p = await ctx.deps.meta.iam.getPolicy(ctx.accountId, own[2] as string);
-    if (p !== undefined && customerPolicyArn(p.accountId, p.path, p.name) === arn) return { arn, own: p };
-  }
+  const own = await ctx.deps.meta.iam.policyByArn(ctx.accountId, arn);
+  if (own !== undefined) return { arn, own };
   const aws = managedPolicy(arn);
   if (aws !== undefined) return { arn, aws };
   throw new QueryException('NoSuchEntityException', `Policy ${arn} does not exist or is not attachable.`);

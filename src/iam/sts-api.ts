@@ -47,8 +47,7 @@ async function sessionPolicies(ctx: QueryContext, accountId: string, policy: str
     const list: string[] = [];
     for (const d of arns) {
       const arn = d.arn ?? '';
-      const own = new RegExp(`^arn:aws:iam::${accountId}:policy/(?:.*/)?([^/]+)$`).exec(arn);
-      const exists = own !== null ? (await ctx.deps.meta.iam.getPolicy(accountId, own[1] as string)) !== undefined : managedPolicy(arn) !== undefined;
+      const exists = managedPolicy(arn) !== undefined || (await ctx.deps.meta.iam.policyByArn(accountId, arn)) !== undefined;
       if (!exists) throw new QueryException('ValidationError', `Policy ${arn.slice(0, 200)} does not exist or is not attachable.`);
       list.push(arn);
       packed += arn.length;

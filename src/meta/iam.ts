@@ -181,6 +181,14 @@ export class IamStore {
     return r === undefined ? undefined : policy(r);
   }
 
+  /** The account's customer managed policy an ARN names, path included (undefined for another account's, or AWS's). */
+  async policyByArn(accountId: string, arn: string): Promise<IamPolicy | undefined> {
+    const m = /^arn:aws:iam::(\d{12}):policy(\/(?:.*\/)?)([^/]+)$/.exec(arn);
+    if (m === null || m[1] !== accountId) return undefined;
+    const p = await this.getPolicy(accountId, m[3] as string);
+    return p !== undefined && customerPolicyArn(p.accountId, p.path, p.name) === arn ? p : undefined;
+  }
+
   async listPolicies(accountId: string, opts: { after?: string; limit: number }): Promise<IamPolicy[]> {
     let q = this.db.selectFrom('iam_policies').selectAll().where('account_id', '=', accountId);
     if (opts.after !== undefined) q = q.where('name', '>', opts.after);
@@ -242,8 +250,7 @@ export class IamStore {
     for (const h of holders) {
       for (const p of await this.inline(accountId, h.kind, h.name)) out.push({ source: `${h.kind} ${h.name} inline policy ${p.policyName}`, document: p.document });
       for (const arn of await this.attached(accountId, h.kind, h.name)) {
-        const own = new RegExp(`^arn:aws:iam::${accountId}:policy/(?:.*/)?([^/]+)$`).exec(arn);
-        const doc = own?.[1] !== undefined ? (await this.getPolicy(accountId, own[1]))?.document : undefined;
+        const doc = (await this.policyByArn(accountId, arn))?.document;
         out.push({ source: arn, arn, ...(doc !== undefined ? { document: doc } : {}) });
       }
     }
