@@ -131,6 +131,16 @@ export function humanSize(n: number | undefined): string {
   return u === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u] ?? ''}`;
 }
 
+/** The message for a request that could not reach berth (refused, unknown host, reset), or undefined. */
+export function unreachable(e: unknown, endpoint: string): string | undefined {
+  const cause = (e as { cause?: { code?: string } }).cause;
+  const code = (e as { code?: string }).code ?? cause?.code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
+    return `berth: cannot reach ${endpoint} (${code}); is berth running there? (--endpoint or BERTH_ENDPOINT)`;
+  }
+  return undefined;
+}
+
 /** JSON without the SDK's $metadata, dates as ISO strings. */
 export function json(v: unknown): string {
   return JSON.stringify(v, (k, x: unknown) => (k === '$metadata' ? undefined : x), 2);
@@ -297,10 +307,9 @@ export async function ecrCommand(cmd: string, argv: string[], env: NodeJS.Proces
       return 1;
     }
     if (e instanceof UsageError) throw e;
-    const cause = (e as { cause?: { code?: string } }).cause;
-    const code = (e as { code?: string }).code ?? cause?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
-      err(`berth: cannot reach ${opts.endpoint} (${code}); is berth running there? (--endpoint or BERTH_ENDPOINT)`);
+    const down = unreachable(e, opts.endpoint);
+    if (down !== undefined) {
+      err(down);
       return 1;
     }
     throw e;

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 // The SDK is loaded when one of these commands runs, not on every start of `berth serve`.
 import type * as IamSdk from '@aws-sdk/client-iam';
 import type { AccessKeyMetadata, AttachedPolicy, IAMClient, User } from '@aws-sdk/client-iam';
-import { connection, json, resolveCredentials, table, UsageError } from './ecr.ts';
+import { connection, json, resolveCredentials, table, unreachable, UsageError } from './ecr.ts';
 
 type Sdk = typeof IamSdk;
 
@@ -206,10 +206,9 @@ export async function iamCommand(argv: string[], env: NodeJS.ProcessEnv, out: (l
       err(`berth: ${e.name}: ${e.message}`);
       return 1;
     }
-    const cause = (e as { cause?: { code?: string } }).cause;
-    const code = (e as { code?: string }).code ?? cause?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
-      err(`berth: cannot reach ${conn.endpoint} (${code}); is berth running there? (--endpoint or BERTH_ENDPOINT)`);
+    const down = unreachable(e, conn.endpoint);
+    if (down !== undefined) {
+      err(down);
       return 1;
     }
     throw e;
