@@ -1,6 +1,6 @@
 export { MetaStore, DEFAULT_REPOSITORY_SETTINGS } from './store.ts';
 export type { CreationTemplateRow, RepositoryPolicyKind, AccountPolicyKind } from './store.ts';
-export type { Account, AccessKey, Repository, RepositorySettings, TagMutability, Manifest, ManifestMeta, ManifestReference, NewManifest, Upload, NewEvent, EventRecord, Page } from './store.ts';
+export type { Account, AccessKey, Repository, RepositorySettings, TagMutability, Manifest, ManifestMeta, ImageStatus, ManifestReference, NewManifest, Upload, NewEvent, EventRecord, Page } from './store.ts';
 export { openSqlite, type SqliteOptions } from './sqlite.ts';
 // PostgreSQL is imported from './postgres.ts' only where it is used, so that `pg` is not loaded otherwise.
 export type { PostgresOptions } from './postgres.ts';

@@ -460,6 +460,9 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
         annotations: m.annotations,
         pushedAt: T0 + 5,
         lastPulledAt: null,
+        status: 'ACTIVE',
+        archivedAt: null,
+        activatedAt: null,
       };
       const { body: _body, ...gotMeta } = got;
       assert.deepEqual(gotMeta, expectedMeta);
@@ -611,6 +614,47 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       await meta.manifests.recordPull(r, m, T0 + 200);
       assert.equal((await meta.manifests.get(r, m))?.lastPulledAt, T0 + 200);
       await meta.manifests.recordPull(r, d('absent'), T0 + 300);
+      // Batches from several processes arrive in any order: the later time stays.
+      await meta.manifests.recordPulls([{ repositoryId: r, digest: m, at: T0 + 150 }]);
+      assert.equal((await meta.manifests.getMeta(r, m))?.lastPulledAt, T0 + 200);
+    }));
+
+    it('manifests: setStatus moves images between the storage classes with their times; list filters by status', withMeta(async (meta) => {
+      const r = await repo(meta);
+      const a = await putManifest(meta, r, 'a');
+      const b = await putManifest(meta, r, 'b');
+      assert.deepEqual(await meta.manifests.setStatus(r, [a], 'ARCHIVED', T0 + 10), [a]);
+      assert.deepEqual(await meta.manifests.setStatus(r, [a, b], 'ARCHIVED', T0 + 20).then((x) => x.sort()), [b], 'only what changed');
+      const ma = await meta.manifests.getMeta(r, a);
+      assert.equal(ma?.status, 'ARCHIVED');
+      assert.equal(ma?.archivedAt, T0 + 10);
+      assert.deepEqual((await meta.manifests.list(r, { limit: 10, status: 'ARCHIVED' })).map((m) => m.digest).sort(), [a, b].sort());
+      assert.deepEqual(await meta.manifests.setStatus(r, [a], 'ACTIVE', T0 + 30), [a]);
+      const back = await meta.manifests.getMeta(r, a);
+      assert.equal(back?.status, 'ACTIVE');
+      assert.equal(back?.activatedAt, T0 + 30);
+      assert.equal(back?.archivedAt, T0 + 10, 'the last archive time stays');
+      assert.deepEqual((await meta.manifests.list(r, { limit: 10, status: 'ACTIVE' })).map((m) => m.digest), [a]);
+      assert.equal((await meta.manifests.list(r, { limit: 10 })).length, 2);
+    }));
+
+    it('pull-time exclusions: add once, list in ARN order with pages, remove, per registry', withMeta(async (meta) => {
+      const acct = '111111111111';
+      const u = (n: string): string => `arn:aws:iam::${acct}:user/${n}`;
+      assert.equal(await meta.pullTimeExclusions.add(acct, u('b'), T0), true);
+      assert.equal(await meta.pullTimeExclusions.add(acct, u('a'), T0 + 1), true);
+      assert.equal(await meta.pullTimeExclusions.add(acct, u('a'), T0 + 2), false);
+      assert.equal(await meta.pullTimeExclusions.add('222222222222', u('a'), T0), true);
+      assert.deepEqual(await meta.pullTimeExclusions.list(acct, { limit: 10 }), [
+        { principalArn: u('a'), createdAt: T0 + 1 },
+        { principalArn: u('b'), createdAt: T0 },
+      ]);
+      assert.deepEqual((await meta.pullTimeExclusions.list(acct, { after: u('a'), limit: 10 })).map((e) => e.principalArn), [u('b')]);
+      assert.equal(await meta.pullTimeExclusions.count(acct), 2);
+      assert.equal(await meta.pullTimeExclusions.remove(acct, u('a')), true);
+      assert.equal(await meta.pullTimeExclusions.remove(acct, u('a')), false);
+      assert.equal(await meta.pullTimeExclusions.count(acct), 1);
+      assert.equal(await meta.pullTimeExclusions.count('222222222222'), 1);
     }));
 
     it('tags: put returns the previous digest, get, delete returns the digest', withMeta(async (meta) => {

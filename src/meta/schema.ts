@@ -175,6 +175,16 @@ export interface ManifestsTable {
   body: Uint8Array;
   pushed_at: number;
   last_pulled_at: number | null;
+  /** ACTIVE, ARCHIVED or ACTIVATING (migration 0010). */
+  status: string;
+  archived_at: number | null;
+  activated_at: number | null;
+}
+
+export interface PullTimeExclusionsTable {
+  account_id: string;
+  principal_arn: string;
+  created_at: number;
 }
 
 export interface ManifestReferencesTable {
@@ -263,6 +273,7 @@ export interface Database {
   blobs: BlobsTable;
   repository_blobs: RepositoryBlobsTable;
   manifests: ManifestsTable;
+  pull_time_exclusions: PullTimeExclusionsTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;

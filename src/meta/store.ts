@@ -58,7 +58,14 @@ export interface ManifestMeta {
   annotations: Record<string, string> | null;
   pushedAt: number;
   lastPulledAt: number | null;
+  /** ACTIVE; ARCHIVED (listed, not pullable); ACTIVATING (on its way back). */
+  status: ImageStatus;
+  /** When it last entered the archive, and when it last left it. */
+  archivedAt: number | null;
+  activatedAt: number | null;
 }
+
+export type ImageStatus = 'ACTIVE' | 'ARCHIVED' | 'ACTIVATING';
 
 export interface Manifest extends ManifestMeta {
   body: Buffer;
@@ -125,6 +132,9 @@ function toManifestMeta(r: Omit<ManifestsTable, 'body'>): ManifestMeta {
     annotations: r.annotations === null ? null : (JSON.parse(r.annotations) as Record<string, string>),
     pushedAt: Number(r.pushed_at),
     lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
+    status: r.status as ImageStatus,
+    archivedAt: r.archived_at === null ? null : Number(r.archived_at),
+    activatedAt: r.activated_at === null ? null : Number(r.activated_at),
   };
 }
 
@@ -139,6 +149,9 @@ const MANIFEST_META_COLUMNS = [
   'annotations',
   'pushed_at',
   'last_pulled_at',
+  'status',
+  'archived_at',
+  'activated_at',
 ] as const;
 
 export class SettingsStore {
@@ -588,6 +601,9 @@ export class ManifestStore {
         body: m.body,
         pushed_at: m.pushedAt,
         last_pulled_at: null,
+        status: 'ACTIVE',
+        archived_at: null,
+        activated_at: null,
       })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
       .executeTakeFirst();
@@ -683,7 +699,38 @@ export class ManifestStore {
   }
 
   async recordPull(repositoryId: number, digest: string, now: number): Promise<void> {
-    await this.db.updateTable('manifests').set({ last_pulled_at: now }).where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+    await this.recordPulls([{ repositoryId, digest, at: now }]);
+  }
+
+  /** Last pull times, each kept only when later than the stored one (writers in any order, any process). */
+  async recordPulls(pulls: ReadonlyArray<{ repositoryId: number; digest: string; at: number }>): Promise<void> {
+    for (const p of pulls) {
+      await this.db
+        .updateTable('manifests')
+        .set({ last_pulled_at: p.at })
+        .where('repository_id', '=', p.repositoryId)
+        .where('digest', '=', p.digest)
+        .where((eb) => eb.or([eb('last_pulled_at', 'is', null), eb('last_pulled_at', '<', p.at)]))
+        .execute();
+    }
+  }
+
+  /**
+   * Moves manifests of the repository to `status`: ARCHIVED stamps archived_at, ACTIVE (from the
+   * archive) stamps activated_at. Returns the digests whose status changed.
+   */
+  async setStatus(repositoryId: number, digests: readonly string[], status: ImageStatus, now: number): Promise<string[]> {
+    if (digests.length === 0) return [];
+    const stamp = status === 'ARCHIVED' ? { archived_at: now } : status === 'ACTIVE' ? { activated_at: now } : {};
+    const rows = await this.db
+      .updateTable('manifests')
+      .set({ status, ...stamp })
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', [...digests])
+      .where('status', '<>', status)
+      .returning('digest')
+      .execute();
+    return rows.map((r) => r.digest);
   }
 
   async count(repositoryId: number): Promise<number> {
@@ -693,10 +740,15 @@ export class ManifestStore {
 
   /**
    * Manifests of the repository in digest order, from `from` (inclusive) or after `after`, at most
-   * `limit`; `tagged` true keeps those with a tag, false those without, undefined all.
+   * `limit`; `tagged` true keeps those with a tag, false those without, undefined all; `status`
+   * keeps those in that status.
    */
-  async list(repositoryId: number, opts: { after?: string | undefined; from?: string | undefined; limit: number; tagged?: boolean | undefined }): Promise<ManifestMeta[]> {
+  async list(
+    repositoryId: number,
+    opts: { after?: string | undefined; from?: string | undefined; limit: number; tagged?: boolean | undefined; status?: ImageStatus | undefined },
+  ): Promise<ManifestMeta[]> {
     let q = this.db.selectFrom('manifests as m').select(MANIFEST_META_COLUMNS.map((c) => `m.${c}` as const)).where('m.repository_id', '=', repositoryId);
+    if (opts.status !== undefined) q = q.where('m.status', '=', opts.status);
     if (opts.after !== undefined) q = q.where('m.digest', '>', opts.after);
     if (opts.from !== undefined) q = q.where('m.digest', '>=', opts.from);
     if (opts.tagged !== undefined) {
@@ -1183,6 +1235,42 @@ export class GcQueueStore {
 }
 
 /** The metadata seam: small stores per aggregate and a transaction that spans them. */
+/** Principals whose pulls leave an image's last recorded pull time alone (per registry). */
+export class PullTimeExclusionStore {
+  private readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Adds the exclusion; false when it was there. */
+  async add(accountId: string, principalArn: string, now: number): Promise<boolean> {
+    const r = await this.db
+      .insertInto('pull_time_exclusions')
+      .values({ account_id: accountId, principal_arn: principalArn, created_at: now })
+      .onConflict((oc) => oc.columns(['account_id', 'principal_arn']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  async remove(accountId: string, principalArn: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('pull_time_exclusions').where('account_id', '=', accountId).where('principal_arn', '=', principalArn).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** The registry's exclusions in ARN order, after `after`, at most `limit`. */
+  async list(accountId: string, opts: { after?: string | undefined; limit: number }): Promise<Array<{ principalArn: string; createdAt: number }>> {
+    let q = this.db.selectFrom('pull_time_exclusions').select(['principal_arn', 'created_at']).where('account_id', '=', accountId);
+    if (opts.after !== undefined) q = q.where('principal_arn', '>', opts.after);
+    const rows = await q.orderBy('principal_arn').limit(opts.limit).execute();
+    return rows.map((r) => ({ principalArn: r.principal_arn, createdAt: Number(r.created_at) }));
+  }
+
+  async count(accountId: string): Promise<number> {
+    const r = await this.db.selectFrom('pull_time_exclusions').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
 export class MetaStore {
   readonly settings: SettingsStore;
   readonly accounts: AccountStore;
@@ -1198,6 +1286,7 @@ export class MetaStore {
   readonly iam: IamStore;
   readonly creationTemplates: CreationTemplateStore;
   readonly gcQueue: GcQueueStore;
+  readonly pullTimeExclusions: PullTimeExclusionStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -1223,6 +1312,7 @@ export class MetaStore {
     this.iam = new IamStore(db);
     this.creationTemplates = new CreationTemplateStore(db);
     this.gcQueue = new GcQueueStore(db);
+    this.pullTimeExclusions = new PullTimeExclusionStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

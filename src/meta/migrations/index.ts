@@ -349,6 +349,21 @@ const steps: Record<string, Step> = {
     await db.schema.createIndex('tags_digest_tag').on('tags').columns(['repository_id', 'digest', 'tag']).execute();
     await db.schema.dropIndex('tags_digest').execute();
   },
+  '0010_archive': async (db, h) => {
+    // The archive storage class (ECR's UpdateImageStorageClass and lifecycle transitions): an image's
+    // status ACTIVE / ARCHIVED / ACTIVATING and when it last entered and left the archive.
+    await db.schema.alterTable('manifests').addColumn('status', 'text', (c) => c.notNull().defaultTo('ACTIVE')).execute();
+    await db.schema.alterTable('manifests').addColumn('archived_at', 'bigint').execute();
+    await db.schema.alterTable('manifests').addColumn('activated_at', 'bigint').execute();
+    // Principals whose pulls do not update an image's last recorded pull time (per registry).
+    await db.schema
+      .createTable('pull_time_exclusions')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('principal_arn', h.bytewiseText, (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('pull_time_exclusions_pk', ['account_id', 'principal_arn'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
