@@ -109,7 +109,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           load: async (id) => await meta.uploads.loadState(id),
           save: async (id, size, state, version) => await meta.uploads.saveState(id, size, state, version, now()),
         });
-  const registry = new Registry({ meta, blobs, uploads, now, log }, { gc: { gracePeriodSeconds: config.gc.gracePeriod } });
+  const registry = new Registry({ meta, blobs, uploads, now, log }, { gc: { gracePeriodSeconds: config.gc.gracePeriod }, pullTimes: { flushIntervalSeconds: config.pullTimes.flushInterval } });
   const authenticator = new BasicAuthenticator(meta, { cacheTtlSeconds: config.auth.credentialCacheTtl, now, bus, keyring, log: log.child({ component: 'auth' }) });
   const resolveKey = async (id: string): Promise<ResolvedKey | undefined> => {
     // Temporary credentials of a role session: valid with their session token, until they expire.
@@ -158,11 +158,15 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     await registry.gc.collect();
   });
   if (config.gc.enabled) jobs.schedule('gc.collect', config.gc.interval);
-  // Lifecycle policies run hourly, as ECR evaluates them (at least once every 24 hours).
+  // Lifecycle policies run every lifecycle.interval (default hourly; ECR evaluates them at least once every 24 hours).
   jobs.register('lifecycle.run', async () => {
     await registry.lifecycle.runAll();
   });
-  jobs.schedule('lifecycle.run', 3600);
+  jobs.schedule('lifecycle.run', config.lifecycle.interval);
+  jobs.register('lifecycle.preview', async (payload) => {
+    const p = payload as { accountId: string; name: string; startedAt: number };
+    await registry.lifecycle.completePreview(p.accountId, p.name, p.startedAt);
+  });
   // Expired role sessions are kept a day (an expired token is answered as expired, not unknown), then forgotten.
   jobs.register('sts.purge', async () => {
     await meta.iam.purgeSessions(now() - 86_400_000);
@@ -173,6 +177,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const ecrDeps: EcrProtocolDeps = {
     registry,
     meta,
+    jobs,
     authorizer,
     keyring,
     verifier,
@@ -248,6 +253,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
           clearTimeout(force);
         }
         await jobs.stop();
+        await registry.close();
         authenticator.close();
         await bus.close();
         await meta.close();

@@ -1,6 +1,6 @@
 export type { Principal } from './principal.ts';
 export type { RoleSession } from './principal.ts';
-export { rootArn, roleArn, principalOf, principalOfSession } from './principal.ts';
+export { rootArn, roleArn, principalOf, principalOfSession, callerArns } from './principal.ts';
 export type { Authenticator, AuthRequest } from './authenticator.ts';
 export { BasicAuthenticator, keyPrincipal } from './authenticator.ts';
 export type { Authorizer, Decision, RequestFacts, Resource } from './authorizer.ts';

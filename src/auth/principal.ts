@@ -86,3 +86,13 @@ export function principalOfSession(s: {
     },
   };
 }
+
+/**
+ * The ARNs a caller is known by where ECR lists principals (pull-time exclusions): its own, and
+ * for a role session also its role's (with the role's path).
+ */
+export function callerArns(p: Principal | null): string[] {
+  if (p === null) return [];
+  if (p.session === undefined) return [p.arn];
+  return [p.arn, roleArn(p.accountId, p.session.rolePath, p.session.roleName)];
+}

@@ -68,11 +68,16 @@ export async function lifecycleCommand(
       runs = await registry.lifecycle.runAll({ dryRun, ...(values.account !== undefined ? { accountId: values.account } : {}) });
     }
     let total = 0;
+    let archived = 0;
     for (const { repository, result } of runs) {
       for (const e of result.expired) out(`${repository.accountId}/${repository.name}\t${e.digest}\t${e.tags.join(',')}\trule ${e.appliedRulePriority}\t${dryRun ? 'would expire' : 'expired'}`);
+      for (const e of result.archived) out(`${repository.accountId}/${repository.name}\t${e.digest}\t${e.tags.join(',')}\trule ${e.appliedRulePriority}\t${dryRun ? 'would archive' : 'archived'}`);
       total += result.expired.length;
+      archived += result.archived.length;
     }
-    out(`${total} image${total === 1 ? '' : 's'} ${dryRun ? 'would be expired' : 'expired'} in ${runs.length} repositor${runs.length === 1 ? 'y' : 'ies'} with a lifecycle policy`);
+    const images = (n: number): string => `${n} image${n === 1 ? '' : 's'}`;
+    const moved = archived > 0 ? `, ${images(archived)} ${dryRun ? 'would be archived' : 'archived'}` : '';
+    out(`${images(total)} ${dryRun ? 'would be expired' : 'expired'}${moved} in ${runs.length} repositor${runs.length === 1 ? 'y' : 'ies'} with a lifecycle policy`);
     return 0;
   } finally {
     await meta.close();

@@ -118,6 +118,18 @@ export const ConfigSchema = z
         interval: duration('5m').describe('How often the collector decides the candidates that are due.'),
       })
       .prefault({}),
+    lifecycle: z
+      .strictObject({
+        interval: duration('1h').describe('How often every repository\'s lifecycle policy is applied (the lifecycle.run job; ECR evaluates policies at least once a day).'),
+      })
+      .prefault({}),
+    pullTimes: z
+      .strictObject({
+        flushInterval: duration('10s').describe(
+          "How often the last pull times of images are written to the database: pulls are gathered in memory and written in one batch, each image at most once per minute, so a busy image costs no write per pull.",
+        ),
+      })
+      .prefault({}),
     throttle: z
       .strictObject({
         enabled: bool(true).describe(

@@ -49,6 +49,13 @@ export const ERROR_CATALOG = {
   ManifestInvalid: { status: 400, oci: 'MANIFEST_INVALID', ecr: 'InvalidParameterException', description: 'The manifest is not valid JSON or not a valid manifest of its media type.' },
   ManifestTooLarge: { status: 413, oci: 'MANIFEST_INVALID', ecr: 'InvalidParameterException', description: 'The manifest is larger than the limit (4 MiB).' },
   ManifestUnknown: { status: 404, oci: 'MANIFEST_UNKNOWN', ecr: 'ImageNotFoundException', description: 'No manifest with that tag or digest exists in the repository.' },
+  ImageArchived: { status: 404, oci: 'MANIFEST_UNKNOWN', ecr: 'ImageArchivedException', description: 'The image is in the archive storage class: listed and described, but not pulled or scanned until it is restored.' },
+  StorageClassUpdateUnsupported: {
+    status: 409,
+    oci: 'UNSUPPORTED',
+    ecr: 'ImageStorageClassUpdateNotSupportedException',
+    description: 'The image cannot move to that storage class now (an active index lists it).',
+  },
   ManifestReferenced: { status: 409, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The manifest is listed by an index in the repository; delete the index first.' },
   BlobReferenced: { status: 405, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The blob is used by a manifest in the repository; delete the manifest first.' },
   TagInvalid: { status: 400, oci: 'MANIFEST_INVALID', ecr: 'InvalidParameterException', description: 'A tag does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.' },

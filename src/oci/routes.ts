@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { validateRepositoryName } from '../core/names.ts';
 import type { RateLimiter } from '../core/throttle.ts';
-import { DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal, type RequestFacts } from '../auth/index.ts';
+import { callerArns, DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal, type RequestFacts } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
@@ -247,7 +247,7 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
         .send();
       return;
     }
-    const m = await registry.manifests.get(repo, reference);
+    const m = await registry.manifests.get(repo, reference, callerArns(call.principal));
     const inm = header(call.raw, 'if-none-match');
     void call.reply.headers({ 'Docker-Content-Digest': m.digest, ETag: etagOf(m.digest) });
     if (inm !== undefined && inm.split(',').some((t) => t.trim() === etagOf(m.digest))) {

@@ -2,7 +2,9 @@
 import type { RegistryContext } from './context.ts';
 import { BlobService } from './blobs.ts';
 import { DEFAULT_GC_GRACE_PERIOD_SECONDS, GarbageCollector, type GcSettings, type RegistryHooks } from './gc.ts';
+import { ArchiveService } from './archive.ts';
 import { LifecycleService } from './lifecycle.ts';
+import { PullTimeRecorder } from './pull-times.ts';
 import { ManifestService } from './manifests.ts';
 import { RepositoryService } from './repositories.ts';
 import { UploadService } from './uploads.ts';
@@ -19,6 +21,8 @@ export interface RegistryOptions {
   gc?: { gracePeriodSeconds?: number };
   /** Test seams between the steps of the push and collection protocols. */
   hooks?: RegistryHooks;
+  /** Last pull times are written in batches this often (pullTimes.flushInterval; default 10 s). */
+  pullTimes?: { flushIntervalSeconds?: number };
 }
 
 export class Registry {
@@ -27,6 +31,9 @@ export class Registry {
   readonly uploads: UploadService;
   readonly manifests: ManifestService;
   readonly lifecycle: LifecycleService;
+  readonly archive: ArchiveService;
+  /** Gathers last pull times; close() writes what is pending. */
+  readonly pullTimes: PullTimeRecorder;
   /** The garbage collector (the gc.collect job and `berth gc` run its passes). */
   readonly gc: GarbageCollector;
 
@@ -35,8 +42,15 @@ export class Registry {
     this.repositories = new RepositoryService(ctx);
     this.blobs = new BlobService(ctx, gc);
     this.uploads = new UploadService(ctx, gc);
-    this.manifests = new ManifestService(ctx, gc);
+    this.pullTimes = new PullTimeRecorder(ctx.meta, ctx.now, ctx.log, { flushIntervalMs: (opts.pullTimes?.flushIntervalSeconds ?? 10) * 1000 });
+    this.manifests = new ManifestService(ctx, gc, this.pullTimes);
     this.gc = new GarbageCollector(ctx, gc);
-    this.lifecycle = new LifecycleService(ctx, this.manifests);
+    this.archive = new ArchiveService(ctx);
+    this.lifecycle = new LifecycleService(ctx, this.manifests, this.archive);
+  }
+
+  /** Writes what is pending (last pull times). */
+  async close(): Promise<void> {
+    await this.pullTimes.close();
   }
 }

@@ -9,7 +9,9 @@ import { parseReference, type Reference } from '../core/names.ts';
 import type { Manifest, ManifestMeta, ManifestReference, MetaStore, Repository } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
 import { ensureRepository } from './repositories.ts';
+import { restoreImage } from './archive.ts';
 import { defaultGcSettings, type GcSettings } from './gc.ts';
+import type { PullTimeRecorder } from './pull-times.ts';
 
 export interface PutManifestResult {
   digest: string;
@@ -41,16 +43,20 @@ async function tagRemoved(tx: MetaStore, repo: Repository, tag: string, digest: 
   });
 }
 
-/** How often the last-pull time of a manifest is written at most (ECR refreshes it at least daily). */
-const PULL_RECORD_INTERVAL_MS = 60_000;
+/** An archived image is listed but not pulled: 404 on /v2/, ImageNotFound on BatchGetImage. */
+function archived(repo: Repository, m: ManifestMeta): RegistryError {
+  return new RegistryError('ImageArchived', `manifest ${m.digest} in repository ${repo.name} is archived; restore it (UpdateImageStorageClass STANDARD, or push it again) to pull it`, { digest: m.digest, status: m.status });
+}
 
 export class ManifestService {
   private readonly ctx: RegistryContext;
   private readonly gc: GcSettings;
+  private readonly pulls: PullTimeRecorder | undefined;
 
-  constructor(ctx: RegistryContext, gc: GcSettings = defaultGcSettings()) {
+  constructor(ctx: RegistryContext, gc: GcSettings = defaultGcSettings(), pulls?: PullTimeRecorder) {
     this.ctx = ctx;
     this.gc = gc;
+    this.pulls = pulls;
   }
 
   private async resolve(repo: Repository, reference: string): Promise<string> {
@@ -65,17 +71,21 @@ export class ManifestService {
     const digest = await this.resolve(repo, reference);
     const m = await this.ctx.meta.manifests.getMeta(repo.id, digest);
     if (m === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
+    if (m.status !== 'ACTIVE') throw archived(repo, m);
     return m;
   }
 
-  async get(repo: Repository, reference: string): Promise<Manifest> {
+  /**
+   * The manifest, as a pull: its last recorded pull time moves (in the background), unless the
+   * caller (`callerArns`: its ARN, and its role's for a role session) is on the registry's
+   * pull-time exclusion list.
+   */
+  async get(repo: Repository, reference: string, callerArns: readonly string[] = []): Promise<Manifest> {
     const digest = await this.resolve(repo, reference);
     const m = await this.ctx.meta.manifests.get(repo.id, digest);
     if (m === undefined) throw new RegistryError('ManifestUnknown', `manifest ${digest} is not in repository ${repo.name}`, { digest });
-    const now = this.ctx.now();
-    if (m.lastPulledAt === null || now - m.lastPulledAt > PULL_RECORD_INTERVAL_MS) {
-      this.ctx.meta.manifests.recordPull(repo.id, digest, now).catch((e: unknown) => this.ctx.log.warn({ err: e, digest }, 'could not record pull time'));
-    }
+    if (m.status !== 'ACTIVE') throw archived(repo, m);
+    this.pulls?.note(repo, m, callerArns);
     return m;
   }
 
@@ -127,6 +137,8 @@ export class ManifestService {
         pushedAt: now,
         references,
       });
+      // Pushing an archived image again restores it (and an index restores the manifests it lists).
+      if (!inserted || parsed.manifests.length > 0) await restoreImage(tx, repo, parsed.digest, now);
       let previous: string | undefined;
       if (tag !== undefined) previous = await tx.tags.put(repo.id, tag, parsed.digest, now);
       if (inserted || (tag !== undefined && previous !== parsed.digest)) {
