@@ -1,12 +1,15 @@
 // What an ECR operation receives: the caller, the registry it acts on, and the use-cases.
 import type { Logger } from 'pino';
 import type { Authorizer, Keyring, Principal, RequestFacts } from '../auth/index.ts';
+import type { JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Registry } from '../registry/index.ts';
 
 export interface EcrDeps {
   registry: Registry;
   meta: MetaStore;
+  /** Background work the API starts (lifecycle previews, scans). */
+  jobs: JobQueue;
   authorizer: Authorizer;
   keyring: Keyring;
   region: string;

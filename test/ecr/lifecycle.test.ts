@@ -41,6 +41,15 @@ describe('lifecycle policies through the ECR API', () => {
     return digest;
   }
 
+  /** The preview once its job has run (GetLifecyclePolicyPreview answers IN_PROGRESS until then). */
+  async function completed(input: { repositoryName: string; filter?: { tagStatus: 'TAGGED' } }) {
+    for (let i = 0; ; i++) {
+      const p = await t.ecr.send(new GetLifecyclePolicyPreviewCommand(input));
+      if (p.status !== 'IN_PROGRESS' || i === 200) return p;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
   const describeAll = async (): Promise<string[]> =>
     ((await t.ecr.send(new DescribeImagesCommand({ repositoryName: REPO }))).imageDetails ?? []).map((d) => d.imageDigest ?? '').sort();
 
@@ -91,7 +100,10 @@ describe('lifecycle policies through the ECR API', () => {
         /rulePriority|priorit/i,
       ],
       [policy([{ rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 1 }, action: { type: 'expire' } }]), /countUnit/],
-      [policy([{ rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 1 }, action: { type: 'transition', targetStorageClass: 'archive' } }]), /archive|transition/],
+      [
+        policy([{ rulePriority: 1, selection: { tagStatus: 'untagged', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 90 }, action: { type: 'transition', targetStorageClass: 'archive' } }]),
+        /sinceImageTransitioned|transition/,
+      ],
     ];
     for (const [text, why] of bad) {
       const r = await refusal(t.ecr.send(new PutLifecyclePolicyCommand({ repositoryName: REPO, lifecyclePolicyText: text })));
@@ -110,7 +122,7 @@ describe('lifecycle policies through the ECR API', () => {
 
     const started = await t.ecr.send(new StartLifecyclePolicyPreviewCommand({ repositoryName: REPO }));
     assert.equal(started.status, 'IN_PROGRESS');
-    const p = await t.ecr.send(new GetLifecyclePolicyPreviewCommand({ repositoryName: REPO }));
+    const p = await completed({ repositoryName: REPO });
     assert.equal(p.status, 'COMPLETE');
     assert.equal(p.lifecyclePolicyText, KEEP_ONE_UNTAGGED_TWO_PROD);
     const got2 = (p.previewResults ?? []).map((r) => ({ digest: r.imageDigest, priority: r.appliedRulePriority, action: r.action?.type, tags: r.imageTags ?? [] }));
@@ -134,7 +146,7 @@ describe('lifecycle policies through the ECR API', () => {
     // A preview of another text leaves the stored policy alone.
     const other = policy([{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 6 }, action: { type: 'expire' } }]);
     await t.ecr.send(new StartLifecyclePolicyPreviewCommand({ repositoryName: REPO, lifecyclePolicyText: other }));
-    const p2 = await t.ecr.send(new GetLifecyclePolicyPreviewCommand({ repositoryName: REPO }));
+    const p2 = await completed({ repositoryName: REPO });
     assert.deepEqual(p2.previewResults?.map((r) => r.imageDigest), [images['u-1']], 'any: the oldest of seven beyond six');
     assert.equal((await t.ecr.send(new GetLifecyclePolicyCommand({ repositoryName: REPO }))).lifecyclePolicyText, KEEP_ONE_UNTAGGED_TWO_PROD);
     assert.equal((await describeAll()).length, 7, 'a preview deletes nothing');

@@ -528,6 +528,7 @@ async function protocolServer(
     ecr: {
       registry: t.app.registry,
       meta: t.app.meta,
+      jobs: t.app.jobs,
       authorizer: t.app.authorizer,
       keyring,
       verifier,

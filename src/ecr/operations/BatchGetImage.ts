@@ -1,3 +1,4 @@
+import { callerArns } from '../../auth/index.ts';
 import { isRegistryError } from '../../core/errors.ts';
 import { stripParameters } from '../../core/media-types.ts';
 import type { Image, ImageFailure } from '../generated/model.ts';
@@ -43,10 +44,14 @@ export default defineOperation('BatchGetImage', async (ctx, input) => {
     let m;
     try {
       // Through the registry, so that the pull is recorded as on /v2/.
-      m = await ctx.registry.manifests.get(repo, r.digest);
+      m = await ctx.registry.manifests.get(repo, r.digest, callerArns(ctx.principal));
     } catch (e) {
       if (isRegistryError(e) && e.code === 'ManifestUnknown') {
         failures.push(failure(id, 'ImageNotFound', IMAGE_NOT_FOUND_REASON));
+        continue;
+      }
+      if (isRegistryError(e) && e.code === 'ImageArchived') {
+        failures.push(failure(id, 'ImageNotFound', `${IMAGE_NOT_FOUND_REASON}: the image is archived; restore it with UpdateImageStorageClass`));
         continue;
       }
       throw e;

@@ -2,10 +2,11 @@ import { EcrException } from '../errors.ts';
 import type { ImageDetail } from '../generated/model.ts';
 import { defineOperation } from '../operation.ts';
 import { decodeToken, encodeToken, findRepository } from '../shapes.ts';
-import { checkImageId, imageDetail, imageNotFound, ImageSizer, resolveImageId, statusMatches } from './image-support.ts';
+import { checkImageId, imageDetail, imageNotFound, ImageSizer, resolveImageId, statusFilter } from './image-support.ts';
 
-// DescribeImages: one ImageDetail per image (by imageIds, or every image passing the filter, in
-// digest order, pages of maxResults, default 100). An id that names no image fails the whole request
+// DescribeImages: one ImageDetail per image (by imageIds, whatever their status, or every image
+// passing the filter (ACTIVE ones unless its imageStatus says otherwise), in digest order, pages of
+// maxResults, default 100). An id that names no image fails the whole request
 // with ImageNotFoundException, as ECR does; ids naming the same image give it once.
 export default defineOperation('DescribeImages', async (ctx, input) => {
   await ctx.authorize('ecr:DescribeImages', input.repositoryName);
@@ -37,9 +38,13 @@ export default defineOperation('DescribeImages', async (ctx, input) => {
 
   const limit = input.maxResults ?? 100;
   const after = decodeToken(input.nextToken);
-  if (!statusMatches(input.filter?.imageStatus)) return { imageDetails: [] };
   const status = input.filter?.tagStatus ?? 'ANY';
-  const rows = await ctx.meta.manifests.list(repo.id, { after, limit: limit + 1, tagged: status === 'TAGGED' ? true : status === 'UNTAGGED' ? false : undefined });
+  const rows = await ctx.meta.manifests.list(repo.id, {
+    after,
+    limit: limit + 1,
+    tagged: status === 'TAGGED' ? true : status === 'UNTAGGED' ? false : undefined,
+    status: statusFilter(input.filter?.imageStatus),
+  });
   const page = rows.slice(0, limit);
   const tags = await ctx.meta.tags.forDigests(repo.id, page.map((m) => m.digest));
   const details: ImageDetail[] = [];

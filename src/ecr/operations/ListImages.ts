@@ -2,10 +2,11 @@ import { EcrException } from '../errors.ts';
 import type { ImageIdentifier } from '../generated/model.ts';
 import { defineOperation } from '../operation.ts';
 import { decodeToken, encodeToken, findRepository } from '../shapes.ts';
-import { statusMatches } from './image-support.ts';
+import { statusFilter } from './image-support.ts';
 
 // ListImages: one entry per tag ({imageDigest, imageTag}) and one for each image without tags
 // ({imageDigest}), as ECR lists them; ordered by digest, then tag (an untagged image has one entry).
+// Only ACTIVE images unless the filter's imageStatus asks for others.
 // Pages of maxResults (default 100) continue after the (digest, tag) of the last entry.
 export default defineOperation('ListImages', async (ctx, input) => {
   await ctx.authorize('ecr:ListImages', input.repositoryName);
@@ -13,7 +14,6 @@ export default defineOperation('ListImages', async (ctx, input) => {
   const limit = input.maxResults ?? 100;
   const status = input.filter?.tagStatus ?? 'ANY';
   const after = readToken(input.nextToken);
-  if (!statusMatches(input.filter?.imageStatus)) return { imageIds: [] };
 
   // Every manifest listed gives at least one entry, so limit + 2 manifests from the one the token
   // stopped in (whose entries up to the token are skipped) give more than a page when there is more.
@@ -21,6 +21,7 @@ export default defineOperation('ListImages', async (ctx, input) => {
     from: after?.digest,
     limit: limit + (after === undefined ? 1 : 2),
     tagged: status === 'TAGGED' ? true : status === 'UNTAGGED' ? false : undefined,
+    status: statusFilter(input.filter?.imageStatus),
   });
   const tags = status === 'UNTAGGED' ? new Map<string, string[]>() : await ctx.meta.tags.forDigests(repo.id, rows.map((r) => r.digest));
   const entries: Array<{ digest: string; tag: string }> = [];

@@ -3,7 +3,7 @@
 import { tryParseDigest } from '../../core/digest.ts';
 import { INDEX_TYPES } from '../../core/media-types.ts';
 import { isTag } from '../../core/names.ts';
-import type { ManifestMeta, MetaStore, Repository } from '../../meta/index.ts';
+import type { ImageStatus, ManifestMeta, MetaStore, Repository } from '../../meta/index.ts';
 import { EcrException } from '../errors.ts';
 import type { ImageDetail, ImageFailure, ImageFailureCode, ImageIdentifier } from '../generated/model.ts';
 import { epochSeconds } from '../shapes.ts';
@@ -129,7 +129,7 @@ function descriptors(v: unknown): Array<{ digest: string; size: number }> {
   return out;
 }
 
-/** ImageDetail: every field berth knows (scan fields and archive times are left out). */
+/** ImageDetail: every field berth knows (scan fields are left out). */
 export async function imageDetail(repo: Repository, m: ManifestMeta, tags: readonly string[], sizer: ImageSizer): Promise<ImageDetail> {
   const d: ImageDetail = {
     registryId: repo.accountId,
@@ -143,11 +143,14 @@ export async function imageDetail(repo: Repository, m: ManifestMeta, tags: reado
   if (m.artifactType !== null) d.artifactMediaType = m.artifactType;
   if (m.lastPulledAt !== null) d.lastRecordedPullTime = epochSeconds(m.lastPulledAt);
   if (m.subjectDigest !== null) d.subjectManifestDigest = m.subjectDigest;
-  d.imageStatus = 'ACTIVE';
+  d.imageStatus = m.status;
+  if (m.archivedAt !== null) d.lastArchivedAt = epochSeconds(m.archivedAt);
+  if (m.activatedAt !== null) d.lastActivatedAt = epochSeconds(m.activatedAt);
   return d;
 }
 
-/** Whether an image passes the imageStatus filter: berth has no archive, so every image is ACTIVE. */
-export function statusMatches(status: string | undefined): boolean {
-  return status === undefined || status === 'ACTIVE' || status === 'ANY';
+/** The image status a listing keeps: the filter's, ACTIVE when none is given (as ECR), every status for ANY. */
+export function statusFilter(status: string | undefined): ImageStatus | undefined {
+  if (status === 'ANY') return undefined;
+  return (status ?? 'ACTIVE') as ImageStatus;
 }

@@ -7,6 +7,7 @@ import { IMAGE_OPERATIONS } from './images.ts';
 import { LAYER_OPERATIONS } from './layers.ts';
 import { POLICY_OPERATIONS } from './policies.ts';
 import { LIFECYCLE_OPERATIONS } from './lifecycle.ts';
+import { ARCHIVE_OPERATIONS } from './archive.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
@@ -15,5 +16,6 @@ export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...LAYER_OPERATIONS,
   ...POLICY_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
+  ...ARCHIVE_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;

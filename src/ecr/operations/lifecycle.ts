@@ -1,7 +1,8 @@
 // Lifecycle policy operations: Put/Get/DeleteLifecyclePolicy and Start/GetLifecyclePolicyPreview.
-// Documents are validated by the lifecycle engine (src/lifecycle) with ECR's rules; a preview is
-// evaluated when it is started (StartLifecyclePolicyPreview answers IN_PROGRESS as ECR does, and
-// the next GetLifecyclePolicyPreview finds it COMPLETE) and kept with the repository until the next.
+// Documents are validated by the lifecycle engine (src/lifecycle) with ECR's rules. A preview runs
+// as a job (`lifecycle.preview`): StartLifecyclePolicyPreview answers IN_PROGRESS, a second start
+// meanwhile LifecyclePolicyPreviewInProgressException, and GetLifecyclePolicyPreview shows
+// IN_PROGRESS until the job stored the results (COMPLETE), which stay until the next preview.
 import { LifecyclePolicyError, parseLifecyclePolicy, type LifecycleResult } from '../../lifecycle/index.ts';
 import type { Repository } from '../../meta/index.ts';
 import { EcrException } from '../errors.ts';
@@ -22,21 +23,6 @@ function validate(text: string): void {
     if (e instanceof LifecyclePolicyError) throw new EcrException('InvalidParameterException', e.message);
     throw e;
   }
-  // The archive storage class is not there yet: a rule that would move images to it, or select
-  // archived images, could not be applied.
-  const rules = (JSON.parse(text) as { rules: Array<{ rulePriority?: unknown; selection?: { storageClass?: unknown }; action?: { type?: unknown } }> }).rules;
-  for (const r of rules) {
-    if (r.action?.type === 'transition' || r.selection?.storageClass === 'archive') {
-      throw new EcrException('InvalidParameterException', `Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: rule ${String(r.rulePriority)}: berth does not have the archive storage class yet, so transition rules and rules on archived images cannot be applied'`);
-    }
-  }
-}
-
-interface StoredPreview {
-  v: 1;
-  policyText: string;
-  evaluatedAt: number;
-  results: Array<LifecycleResult & { pushedAt: number }>;
 }
 
 async function lastEvaluated(ctx: EcrContext, repo: Repository): Promise<number | undefined> {
@@ -77,21 +63,23 @@ const StartLifecyclePolicyPreview = defineOperation('StartLifecyclePolicyPreview
   const text = input.lifecyclePolicyText ?? (await ctx.meta.repositories.policyText(repo.id, 'lifecycle'));
   if (text === undefined) throw policyNotFound(repo);
   validate(text);
-  const { results, images } = await ctx.registry.lifecycle.preview(repo, text);
-  const pushed = new Map(images.map((i) => [i.digest, i.pushedAt]));
-  const stored: StoredPreview = { v: 1, policyText: text, evaluatedAt: ctx.now(), results: results.map((r) => ({ ...r, pushedAt: pushed.get(r.digest) ?? 0 })) };
-  await ctx.meta.repositories.putPolicyText(repo.id, 'lifecycle-preview', JSON.stringify(stored), ctx.now());
+  const startedAt = await ctx.registry.lifecycle.startPreview(repo, text);
+  if (startedAt === undefined) {
+    throw new EcrException('LifecyclePolicyPreviewInProgressException', `A lifecycle policy preview is already in progress for the repository with name '${repo.name}' in the registry with id '${repo.accountId}'`);
+  }
+  await ctx.jobs.enqueue({ kind: 'lifecycle.preview', payload: { accountId: repo.accountId, name: repo.name, startedAt } });
   return { registryId: repo.accountId, repositoryName: repo.name, lifecyclePolicyText: text, status: 'IN_PROGRESS' as const };
 });
 
 const GetLifecyclePolicyPreview = defineOperation('GetLifecyclePolicyPreview', async (ctx, input) => {
   await ctx.authorize('ecr:GetLifecyclePolicyPreview', input.repositoryName);
   const repo = await findRepository(ctx, input.repositoryName);
-  const raw = await ctx.meta.repositories.policyText(repo.id, 'lifecycle-preview');
-  if (raw === undefined) {
+  const preview = await ctx.registry.lifecycle.storedPreview(repo);
+  if (preview === undefined) {
     throw new EcrException('LifecyclePolicyPreviewNotFoundException', `There is no lifecycle policy preview for the repository with name '${repo.name}' in the registry with id '${repo.accountId}'`);
   }
-  const preview = JSON.parse(raw) as StoredPreview;
+  const head = { registryId: repo.accountId, repositoryName: repo.name, lifecyclePolicyText: preview.policyText };
+  if (preview.status !== 'COMPLETE') return { ...head, status: preview.status };
   let results = preview.results;
   const status = input.filter?.tagStatus;
   if (status === 'TAGGED') results = results.filter((r) => r.tags.length > 0);
@@ -114,13 +102,15 @@ const GetLifecyclePolicyPreview = defineOperation('GetLifecyclePolicyPreview', a
     storageClass: r.storageClass === 'archive' ? 'ARCHIVE' : 'STANDARD',
   }));
   const last = pageItems[pageItems.length - 1];
+  const transitioning = results.filter((r) => r.action === 'transition').length;
   return {
-    registryId: repo.accountId,
-    repositoryName: repo.name,
-    lifecyclePolicyText: preview.policyText,
+    ...head,
     status: 'COMPLETE' as const,
     previewResults,
-    summary: { expiringImageTotalCount: results.filter((r) => r.action === 'expire').length },
+    summary: {
+      expiringImageTotalCount: results.filter((r) => r.action === 'expire').length,
+      ...(transitioning > 0 ? { transitioningImageTotalCounts: [{ targetStorageClass: 'ARCHIVE' as const, imageTotalCount: transitioning }] } : {}),
+    },
     ...(from.length > max && last !== undefined ? { nextToken: encodeToken(last.digest) } : {}),
   };
 });
