@@ -1,12 +1,13 @@
 // A lifecycle policy end to end with the AWS CLI v2 against a berth server: put it, preview it, let
 // it run (`berth lifecycle run`, what the hourly job does), see the images gone from describe-images,
 // and the storage freed by a garbage-collection pass (`berth gc`), while the server keeps serving;
-// the images the policy keeps still pull byte for byte.
+// the images the policy keeps still pull byte for byte. Then the archive storage class with the CLI.
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DescribeImagesCommand, ECRClient, UpdateImageStorageClassCommand } from '@aws-sdk/client-ecr';
 import { main } from '../../src/cli/main.ts';
 import type { Fixture } from '../fixtures/build.ts';
 import { childEnv, startServer, type RunningServer } from '../helpers/server.ts';
@@ -100,12 +101,10 @@ describe('a lifecycle policy with the AWS CLI: preview, run, storage freed', () 
     await awsJson(['ecr', 'put-lifecycle-policy', '--repository-name', REPO, '--lifecycle-policy-text', policy]);
     const started = await awsJson<{ status: string }>(['ecr', 'start-lifecycle-policy-preview', '--repository-name', REPO]);
     assert.equal(started.status, 'IN_PROGRESS');
-    const preview = await awsJson<{ status: string; previewResults: Array<{ imageTags?: string[]; action: { type: string }; appliedRulePriority: number }>; summary: { expiringImageTotalCount: number } }>([
-      'ecr',
-      'get-lifecycle-policy-preview',
-      '--repository-name',
-      REPO,
-    ]);
+    type Preview = { status: string; previewResults: Array<{ imageTags?: string[]; action: { type: string }; appliedRulePriority: number }>; summary: { expiringImageTotalCount: number } };
+    // The preview runs as a job: IN_PROGRESS until it has.
+    let preview = await awsJson<Preview>(['ecr', 'get-lifecycle-policy-preview', '--repository-name', REPO]);
+    for (let i = 0; preview.status === 'IN_PROGRESS' && i < 20; i++) preview = await awsJson<Preview>(['ecr', 'get-lifecycle-policy-preview', '--repository-name', REPO]);
     assert.equal(preview.status, 'COMPLETE');
     assert.deepEqual(
       preview.previewResults.map((r) => ({ tags: r.imageTags, action: r.action.type, rule: r.appliedRulePriority })),
@@ -135,5 +134,25 @@ describe('a lifecycle policy with the AWS CLI: preview, run, storage freed', () 
     // What the policy kept still pulls, byte for byte.
     const pulled = await sk.run(['copy', '--src-tls-verify=false', '--src-creds', `${server.accessKeyId}:${server.secretAccessKey}`, sk.ref(`${REPO}:new`), `oci:${join(work, 'kept')}:new`]);
     assert.equal(pulled.code, 0, describeRun(pulled));
+  });
+
+  test('archive and restore (UpdateImageStorageClass through the SDK: the Debian CLI predates it): skopeo cannot pull an archived image until it is restored', async (c) => {
+    if (skipped(c)) return;
+    const ecr = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
+    const pull = async (dest: string) =>
+      await sk.run(['copy', '--src-tls-verify=false', '--src-creds', `${server.accessKeyId}:${server.secretAccessKey}`, sk.ref(`${REPO}:new`), `oci:${join(work, dest)}:new`]);
+    const archived = await ecr.send(new UpdateImageStorageClassCommand({ repositoryName: REPO, imageId: { imageTag: 'new' }, targetStorageClass: 'ARCHIVE' }));
+    assert.equal(archived.imageStatus, 'ARCHIVED');
+    // The CLI lists it with the filter, and not without.
+    const listed = await awsJson<{ imageDetails: Array<{ imageTags?: string[]; imageStatus: string; lastArchivedAt?: string }> }>(['ecr', 'describe-images', '--repository-name', REPO, '--filter', 'tagStatus=ANY']);
+    assert.deepEqual(listed.imageDetails, [], 'only ACTIVE images by default');
+    const all = await ecr.send(new DescribeImagesCommand({ repositoryName: REPO, filter: { imageStatus: 'ARCHIVED' } }));
+    assert.deepEqual(all.imageDetails?.map((d) => [d.imageTags, d.imageStatus]), [[['new'], 'ARCHIVED']]);
+    const refused = await pull('archived');
+    assert.notEqual(refused.code, 0, 'an archived image is not pulled');
+    const restored = await ecr.send(new UpdateImageStorageClassCommand({ repositoryName: REPO, imageId: { imageTag: 'new' }, targetStorageClass: 'STANDARD' }));
+    assert.equal(restored.imageStatus, 'ACTIVE');
+    const back = await pull('restored');
+    assert.equal(back.code, 0, describeRun(back));
   });
 });
