@@ -146,7 +146,8 @@ export interface OsvAffected {
 }
 
 export interface OsvRange {
-  type: 'ECOSYSTEM' | 'SEMVER' | 'GIT' | string;
+  /** ECOSYSTEM, SEMVER or GIT (others may appear in newer records). */
+  type: string;
   repo?: string;
   events: OsvEvent[];
   database_specific?: Record<string, unknown>;
