@@ -5,3 +5,4 @@ export { openSqlite, type SqliteOptions } from './sqlite.ts';
 // PostgreSQL is imported from './postgres.ts' only where it is used, so that `pg` is not loaded otherwise.
 export type { PostgresOptions } from './postgres.ts';
 export { IamStore, customerPolicyArn, type IamPrincipal, type IamPrincipalKind, type IamPolicy, type AppliedPolicy } from './iam.ts';
+export { ScanStore, VulnStore, type AdvisoryRow, type ImageScan, type ScanStatusValue, type VulnSource } from './scans.ts';

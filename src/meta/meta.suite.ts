@@ -638,6 +638,53 @@ export function metaSuite(name: string, make: () => Promise<MetaFixture>): void 
       assert.equal((await meta.manifests.list(r, { limit: 10 })).length, 2);
     }));
 
+    it('vulnerability data: upsert keeps one row per advisory, candidates by family and name, withdrawn left out, generation moves', withMeta(async (meta) => {
+      const rec = (id: string, name: string, extra: Record<string, unknown> = {}) => ({
+        id,
+        modified: '2026-01-01T00:00:00Z',
+        withdrawn: extra.withdrawn !== undefined,
+        record: JSON.stringify({ id, name, ...extra }),
+        packages: [{ family: 'npm', nameKey: name }],
+      });
+      assert.deepEqual(await meta.vulns.generation(), { generation: 0, updatedAt: undefined });
+      assert.equal(await meta.vulns.upsert('src', [rec('A-1', 'lodash'), rec('A-2', 'lodash'), rec('A-3', 'minimist', { withdrawn: 'x' })], T0), 3);
+      assert.equal(await meta.vulns.upsert('src', [rec('A-1', 'lodash')], T0 + 1), 0, 'unchanged records are not rewritten');
+      assert.equal(await meta.vulns.upsert('src', [rec('A-1', 'left-pad', { v: 2 })], T0 + 2), 1);
+      const c = await meta.vulns.candidates('npm', ['lodash', 'left-pad', 'minimist', 'absent']);
+      assert.deepEqual([...c.keys()].sort(), ['left-pad', 'lodash']);
+      assert.equal(c.get('lodash')?.length, 1, 'A-1 moved to left-pad');
+      assert.equal((await meta.vulns.candidates('PyPI', ['lodash'])).size, 0);
+      assert.equal(await meta.vulns.count(), 3);
+      assert.equal(await meta.vulns.bumpGeneration(T0 + 3), 1);
+      assert.deepEqual(await meta.vulns.generation(), { generation: 1, updatedAt: T0 + 3 });
+      await meta.vulns.putSource({ name: 'npm', location: '/x', records: 3, errors: 0, importedAt: T0 });
+      await meta.vulns.putSource({ name: 'npm', location: '/y', records: 4, errors: 1, importedAt: T0 + 1 });
+      assert.deepEqual(await meta.vulns.sources(), [{ name: 'npm', location: '/y', records: 4, errors: 1, importedAt: T0 + 1 }]);
+    }));
+
+    it('image scans: start, finish only the current scan, summaries, refresh by generation, stale ones, gone with the manifest', withMeta(async (meta) => {
+      const r = await repo(meta);
+      const m = await putManifest(meta, r, 'scanned');
+      await meta.scans.start(r, m, 'ENHANCED', T0);
+      assert.equal((await meta.scans.get(r, m))?.status, 'IN_PROGRESS');
+      assert.equal(await meta.scans.finish(r, m, T0 - 1, { status: 'COMPLETE', description: null, completedAt: T0 + 1, generation: 1, dataUpdatedAt: null, counts: {} }), false, 'an older scan does not overwrite');
+      const inventory = { packages: [{ name: 'x', version: '1' }] };
+      assert.equal(await meta.scans.finish(r, m, T0, { status: 'COMPLETE', description: 'ok', completedAt: T0 + 1, generation: 1, dataUpdatedAt: T0, counts: { HIGH: 2 }, inventory, findings: [{ n: 1 }] }), true);
+      const got = await meta.scans.get(r, m);
+      assert.deepEqual(got?.inventory, inventory);
+      assert.deepEqual(got?.findings, [{ n: 1 }]);
+      assert.deepEqual((await meta.scans.summaries(r, [m, d('other')])).get(m)?.counts, { HIGH: 2 });
+      assert.equal((await meta.scans.summaries(r, [m])).get(m)?.inventory, null, 'summaries carry no bodies');
+      assert.deepEqual(await meta.scans.stale(2, 10), [{ repositoryId: r, digest: m, generation: 1 }]);
+      assert.deepEqual(await meta.scans.stale(1, 10), []);
+      assert.equal(await meta.scans.refresh(r, m, 0, { generation: 2, dataUpdatedAt: T0 + 5, counts: {}, findings: [], now: T0 + 6 }), false, 'not from a generation it is not at');
+      assert.equal(await meta.scans.refresh(r, m, 1, { generation: 2, dataUpdatedAt: T0 + 5, counts: { LOW: 1 }, findings: [{ n: 2 }], now: T0 + 6 }), true);
+      assert.deepEqual((await meta.scans.get(r, m))?.findings, [{ n: 2 }]);
+      assert.deepEqual(await meta.scans.stale(2, 10), []);
+      await meta.manifests.delete(r, m);
+      assert.equal(await meta.scans.get(r, m), undefined);
+    }));
+
     it('pull-time exclusions: add once, list in ARN order with pages, remove, per registry', withMeta(async (meta) => {
       const acct = '111111111111';
       const u = (n: string): string => `arn:aws:iam::${acct}:user/${n}`;

@@ -181,6 +181,49 @@ export interface ManifestsTable {
   activated_at: number | null;
 }
 
+export interface VulnAdvisoriesTable {
+  id: string;
+  source: string;
+  modified: string;
+  withdrawn: number;
+  /** The OSV record, JSON. */
+  record: string;
+  imported_at: number;
+}
+
+export interface VulnPackagesTable {
+  /** The ecosystem's family: the part of the OSV ecosystem before `:` (`Debian`, `PyPI`). */
+  family: string;
+  name_key: string;
+  advisory_id: string;
+}
+
+export interface VulnSourcesTable {
+  name: string;
+  location: string;
+  records: number;
+  errors: number;
+  imported_at: number;
+}
+
+export interface ImageScansTable {
+  repository_id: number;
+  digest: string;
+  scan_type: string;
+  status: string;
+  description: string | null;
+  started_at: number;
+  completed_at: number | null;
+  generation: number;
+  data_updated_at: number | null;
+  /** JSON: findingSeverityCounts. */
+  counts: string | null;
+  /** gzip JSON of the Inventory. */
+  inventory: Uint8Array | null;
+  /** gzip JSON of the findings. */
+  findings: Uint8Array | null;
+}
+
 export interface PullTimeExclusionsTable {
   account_id: string;
   principal_arn: string;
@@ -274,6 +317,10 @@ export interface Database {
   repository_blobs: RepositoryBlobsTable;
   manifests: ManifestsTable;
   pull_time_exclusions: PullTimeExclusionsTable;
+  vuln_advisories: VulnAdvisoriesTable;
+  vuln_packages: VulnPackagesTable;
+  vuln_sources: VulnSourcesTable;
+  image_scans: ImageScansTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;

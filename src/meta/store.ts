@@ -1,5 +1,6 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictBuilder, type OnConflictUpdateBuilder, type RawBuilder, type Transaction } from 'kysely';
+import { ScanStore, VulnStore } from './scans.ts';
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
@@ -7,7 +8,7 @@ import { IamStore } from './iam.ts';
  * The documents a repository can have: its policy, its lifecycle policy, and the lifecycle
  * policy's bookkeeping (the last preview, as JSON; when the policy was last evaluated).
  */
-export type RepositoryPolicyKind = 'repository' | 'lifecycle' | 'lifecycle-preview' | 'lifecycle-evaluated';
+export type RepositoryPolicyKind = 'repository' | 'lifecycle' | 'lifecycle-preview' | 'lifecycle-evaluated' | 'quarantine' | 'quarantine-exemptions';
 
 export interface Account {
   id: string;
@@ -936,7 +937,7 @@ export class AccountSettingsStore {
   }
 }
 
-export type AccountPolicyKind = 'registry';
+export type AccountPolicyKind = 'registry' | 'scanning' | 'quarantine';
 
 /** Policy documents of an account: its registry policy. */
 export class AccountPoliciesStore {
@@ -1287,6 +1288,8 @@ export class MetaStore {
   readonly creationTemplates: CreationTemplateStore;
   readonly gcQueue: GcQueueStore;
   readonly pullTimeExclusions: PullTimeExclusionStore;
+  readonly vulns: VulnStore;
+  readonly scans: ScanStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -1313,6 +1316,8 @@ export class MetaStore {
     this.creationTemplates = new CreationTemplateStore(db);
     this.gcQueue = new GcQueueStore(db);
     this.pullTimeExclusions = new PullTimeExclusionStore(db);
+    this.vulns = new VulnStore(db);
+    this.scans = new ScanStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

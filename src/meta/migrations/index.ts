@@ -364,6 +364,57 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('pull_time_exclusions_pk', ['account_id', 'principal_arn'])
       .execute();
   },
+  '0011_scanning': async (db, h) => {
+    // Vulnerability scanning (docs/adr/0017-vulnerability-scanning.md). Advisories in the OSV format,
+    // one row each (the record as imported), and the packages they name by distribution or
+    // ecosystem family (`Debian`, `PyPI`) and normalised name, which is how a package finds them.
+    await db.schema
+      .createTable('vuln_advisories')
+      .addColumn('id', h.bytewiseText, (c) => c.primaryKey())
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('modified', 'text', (c) => c.notNull())
+      .addColumn('withdrawn', 'integer', (c) => c.notNull())
+      .addColumn('record', 'text', (c) => c.notNull())
+      .addColumn('imported_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('vuln_packages')
+      .addColumn('family', 'text', (c) => c.notNull())
+      .addColumn('name_key', h.bytewiseText, (c) => c.notNull())
+      .addColumn('advisory_id', h.bytewiseText, (c) => c.notNull().references('vuln_advisories.id').onDelete('cascade'))
+      .addPrimaryKeyConstraint('vuln_packages_pk', ['family', 'name_key', 'advisory_id'])
+      .execute();
+    await db.schema.createIndex('vuln_packages_advisory').on('vuln_packages').column('advisory_id').execute();
+    // One row per import source (a directory or zip of an ecosystem, or a configured URL).
+    await db.schema
+      .createTable('vuln_sources')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('location', 'text', (c) => c.notNull())
+      .addColumn('records', 'bigint', (c) => c.notNull())
+      .addColumn('errors', 'bigint', (c) => c.notNull())
+      .addColumn('imported_at', 'bigint', (c) => c.notNull())
+      .execute();
+    // The scan of an image: status, the inventory (gzip JSON) read once from its layers, and the
+    // findings (gzip JSON) of its last evaluation against the advisories (at data generation `generation`).
+    await db.schema
+      .createTable('image_scans')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('scan_type', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('description', 'text')
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('completed_at', 'bigint')
+      .addColumn('generation', 'bigint', (c) => c.notNull())
+      .addColumn('data_updated_at', 'bigint')
+      .addColumn('counts', 'text')
+      .addColumn('inventory', h.binary)
+      .addColumn('findings', h.binary)
+      .addPrimaryKeyConstraint('image_scans_pk', ['repository_id', 'digest'])
+      .addForeignKeyConstraint('image_scans_manifest', ['repository_id', 'digest'], 'manifests', ['repository_id', 'digest'], (c) => c.onDelete('cascade'))
+      .execute();
+    await db.schema.createIndex('image_scans_generation').on('image_scans').columns(['generation', 'repository_id', 'digest']).execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
