@@ -11,7 +11,7 @@ import { UploadService } from './uploads.ts';
 
 export type { RegistryContext } from './context.ts';
 export type { BlobInfo } from './blobs.ts';
-export type { PutManifestResult } from './manifests.ts';
+export type { PutManifestResult, StoredManifest } from './manifests.ts';
 export type { ChunkOptions } from './uploads.ts';
 export type { LifecycleRunResult } from './lifecycle.ts';
 export { GarbageCollector, DEFAULT_GC_GRACE_PERIOD_SECONDS, digestOfBlobKey, type CollectOptions, type CollectResult, type FullResult, type RegistryHooks } from './gc.ts';

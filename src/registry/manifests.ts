@@ -48,15 +48,31 @@ function archived(repo: Repository, m: ManifestMeta): RegistryError {
   return new RegistryError('ImageArchived', `manifest ${m.digest} in repository ${repo.name} is archived; restore it (UpdateImageStorageClass STANDARD, or push it again) to pull it`, { digest: m.digest, status: m.status });
 }
 
+/** A manifest stored by a push (new to the repository, or tagged anew). */
+export interface StoredManifest {
+  accountId: string;
+  repository: string;
+  digest: string;
+  mediaType: string;
+  configMediaType: string | null;
+  tag?: string;
+}
+
 export class ManifestService {
   private readonly ctx: RegistryContext;
   private readonly gc: GcSettings;
   private readonly pulls: PullTimeRecorder | undefined;
+  private readonly listeners: Array<(m: StoredManifest) => Promise<void>> = [];
 
   constructor(ctx: RegistryContext, gc: GcSettings = defaultGcSettings(), pulls?: PullTimeRecorder) {
     this.ctx = ctx;
     this.gc = gc;
     this.pulls = pulls;
+  }
+
+  /** Runs `listener` after each push that stored a new manifest (scan on push); its failure does not fail the push. */
+  onStored(listener: (m: StoredManifest) => Promise<void>): void {
+    this.listeners.push(listener);
   }
 
   private async resolve(repo: Repository, reference: string): Promise<string> {
@@ -164,6 +180,12 @@ export class ManifestService {
       return { created: inserted, repoCreated, previous };
     });
     if (repoCreated) this.ctx.log.info({ repository: target.name, account: target.accountId }, 'repository created');
+    if (created) {
+      const stored: StoredManifest = { accountId: target.accountId, repository: target.name, digest: parsed.digest, mediaType: parsed.mediaType, configMediaType: parsed.config?.mediaType ?? null, ...(tag !== undefined ? { tag } : {}) };
+      for (const listener of this.listeners) {
+        await listener(stored).catch((err: unknown) => this.ctx.log.error({ err, repository: target.name, digest: parsed.digest }, 'a push listener failed'));
+      }
+    }
     const result: PutManifestResult = { digest: parsed.digest, mediaType: parsed.mediaType, created };
     if (parsed.subject !== undefined) result.subject = parsed.subject.digest;
     if (previous !== undefined) result.previous = previous;
