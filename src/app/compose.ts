@@ -13,6 +13,8 @@ import { LocalBus, PostgresBus, type Bus } from '../cluster/index.ts';
 import { SqlJobQueue, type JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
+import { ScanService, type ScanJob } from '../scan/service.ts';
+import { Quarantine } from '../scan/quarantine.ts';
 import { parseRates, RateLimiter } from '../core/throttle.ts';
 import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
 import { openMeta, openStorage } from './stores.ts';
@@ -31,6 +33,9 @@ export interface App {
   /** Seals secrets and signs tokens (access-key secrets, login and download tokens). */
   keyring: Keyring;
   jobs: JobQueue;
+  /** Vulnerability scanning, and the quarantine of images with findings. */
+  scans: ScanService;
+  quarantine: Quarantine;
   http: FastifyInstance;
   boot: BootstrapResult;
   /** Starts listening and background work; resolves to the bound address. */
@@ -163,6 +168,21 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     await registry.lifecycle.runAll();
   });
   jobs.schedule('lifecycle.run', config.lifecycle.interval);
+  // Vulnerability scanning (docs/adr/0017-vulnerability-scanning.md): scans run as jobs, started by
+  // StartImageScan or by a push to a repository that scans on push; a data update re-evaluates the
+  // stored inventories of continuously scanned repositories.
+  const scans = new ScanService({ meta, blobs, now, log: log.child({ component: 'scan' }) }, jobs);
+  jobs.register('scan.image', async (payload) => {
+    await scans.run(payload as ScanJob);
+  });
+  jobs.register('scan.rescan', async () => {
+    await scans.rescan();
+  });
+  const quarantine = new Quarantine(meta, now);
+  registry.manifests.onStored(async (m) => {
+    const repo = await meta.repositories.get(m.accountId, m.repository);
+    if (repo !== undefined) await scans.pushed(repo, m.digest, m.mediaType, m.configMediaType);
+  });
   jobs.register('lifecycle.preview', async (payload) => {
     const p = payload as { accountId: string; name: string; startedAt: number };
     await registry.lifecycle.completePreview(p.accountId, p.name, p.startedAt);
@@ -178,6 +198,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     registry,
     meta,
     jobs,
+    scans,
     authorizer,
     keyring,
     verifier,
@@ -209,6 +230,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       anonymousAccountId: boot.accountId,
       ...(limiter !== undefined ? { limiter } : {}),
       now,
+      quarantine,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },
     ready: async () => {
@@ -228,6 +250,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     authorizer,
     keyring,
     jobs,
+    scans,
+    quarantine,
     http,
     boot,
     async start() {

@@ -4,12 +4,15 @@ import type { Authorizer, Keyring, Principal, RequestFacts } from '../auth/index
 import type { JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Registry } from '../registry/index.ts';
+import type { ScanService } from '../scan/service.ts';
 
 export interface EcrDeps {
   registry: Registry;
   meta: MetaStore;
   /** Background work the API starts (lifecycle previews, scans). */
   jobs: JobQueue;
+  /** Vulnerability scanning (scans run as jobs). */
+  scans: ScanService;
   authorizer: Authorizer;
   keyring: Keyring;
   region: string;

@@ -11,6 +11,7 @@ import type { RateLimiter } from '../core/throttle.ts';
 import { callerArns, DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal, type RequestFacts } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
+import { quarantineMessage, type Quarantine } from '../scan/quarantine.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
 import { parseContentLength, parseContentRange, parsePageSize, parseRangeHeader, readBody } from './http-util.ts';
 import { renderOciError } from './errors.ts';
@@ -35,6 +36,8 @@ export interface OciDeps {
   /** Per-account request rates (ECR's quotas, by the action each request needs); none: unlimited. */
   limiter?: RateLimiter;
   now?: () => number;
+  /** Refuses pulls of images whose findings reach the quarantine threshold (none: no quarantine). */
+  quarantine?: Quarantine;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -237,17 +240,24 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     await call.reply.header('Content-Type', 'application/json').send(JSON.stringify({ name, tags: page }));
   }
 
+  async function notQuarantined(repo: Repository, digest: string): Promise<void> {
+    const v = await deps.quarantine?.verdict(repo, digest);
+    if (v !== undefined) throw new RegistryError('Denied', quarantineMessage(repo, digest, v), { quarantined: digest, findings: v.names });
+  }
+
   async function getManifest(call: Call, name: string, reference: string): Promise<void> {
     const repo = await repository(call, name, 'manifest.get');
     const etagOf = (digest: string): string => `"${digest}"`;
     if (call.method === 'HEAD') {
       const m = await registry.manifests.head(repo, reference);
+      await notQuarantined(repo, m.digest);
       await call.reply
         .headers({ 'Content-Type': m.mediaType, 'Content-Length': String(m.size), 'Docker-Content-Digest': m.digest, ETag: etagOf(m.digest) })
         .send();
       return;
     }
     const m = await registry.manifests.get(repo, reference, callerArns(call.principal));
+    await notQuarantined(repo, m.digest);
     const inm = header(call.raw, 'if-none-match');
     void call.reply.headers({ 'Docker-Content-Digest': m.digest, ETag: etagOf(m.digest) });
     if (inm !== undefined && inm.split(',').some((t) => t.trim() === etagOf(m.digest))) {

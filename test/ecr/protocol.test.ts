@@ -529,6 +529,7 @@ async function protocolServer(
       registry: t.app.registry,
       meta: t.app.meta,
       jobs: t.app.jobs,
+      scans: t.app.scans,
       authorizer: t.app.authorizer,
       keyring,
       verifier,

@@ -26,12 +26,13 @@ export default defineOperation('DescribeImages', async (ctx, input) => {
       if (!digests.includes(r.digest)) digests.push(r.digest);
     }
     const tags = await ctx.meta.tags.forDigests(repo.id, digests);
+    const scans = await ctx.meta.scans.summaries(repo.id, digests);
     const details: ImageDetail[] = [];
     for (const digest of digests) {
       const m = await ctx.meta.manifests.getMeta(repo.id, digest);
       // Deleted since it was resolved: as if it had never been there.
       if (m === undefined) throw imageNotFound({ imageDigest: digest }, repo);
-      details.push(await imageDetail(repo, m, tags.get(digest) ?? [], sizer));
+      details.push(await imageDetail(repo, m, tags.get(digest) ?? [], sizer, scans.get(digest)));
     }
     return { imageDetails: details };
   }
@@ -48,7 +49,11 @@ export default defineOperation('DescribeImages', async (ctx, input) => {
   const page = rows.slice(0, limit);
   const tags = await ctx.meta.tags.forDigests(repo.id, page.map((m) => m.digest));
   const details: ImageDetail[] = [];
-  for (const m of page) details.push(await imageDetail(repo, m, tags.get(m.digest) ?? [], sizer));
+  const scans = await ctx.meta.scans.summaries(
+    repo.id,
+    page.map((m) => m.digest),
+  );
+  for (const m of page) details.push(await imageDetail(repo, m, tags.get(m.digest) ?? [], sizer, scans.get(m.digest)));
   const last = page[page.length - 1];
   return {
     imageDetails: details,

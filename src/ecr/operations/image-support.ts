@@ -3,7 +3,7 @@
 import { tryParseDigest } from '../../core/digest.ts';
 import { INDEX_TYPES } from '../../core/media-types.ts';
 import { isTag } from '../../core/names.ts';
-import type { ImageStatus, ManifestMeta, MetaStore, Repository } from '../../meta/index.ts';
+import type { ImageScan, ImageStatus, ManifestMeta, MetaStore, Repository } from '../../meta/index.ts';
 import { EcrException } from '../errors.ts';
 import type { ImageDetail, ImageFailure, ImageFailureCode, ImageIdentifier } from '../generated/model.ts';
 import { epochSeconds } from '../shapes.ts';
@@ -129,8 +129,8 @@ function descriptors(v: unknown): Array<{ digest: string; size: number }> {
   return out;
 }
 
-/** ImageDetail: every field berth knows (scan fields are left out). */
-export async function imageDetail(repo: Repository, m: ManifestMeta, tags: readonly string[], sizer: ImageSizer): Promise<ImageDetail> {
+/** ImageDetail: every field berth knows, with the image's last scan when there is one. */
+export async function imageDetail(repo: Repository, m: ManifestMeta, tags: readonly string[], sizer: ImageSizer, scan?: ImageScan): Promise<ImageDetail> {
   const d: ImageDetail = {
     registryId: repo.accountId,
     repositoryName: repo.name,
@@ -146,6 +146,16 @@ export async function imageDetail(repo: Repository, m: ManifestMeta, tags: reado
   d.imageStatus = m.status;
   if (m.archivedAt !== null) d.lastArchivedAt = epochSeconds(m.archivedAt);
   if (m.activatedAt !== null) d.lastActivatedAt = epochSeconds(m.activatedAt);
+  if (scan !== undefined) {
+    d.imageScanStatus = { status: scan.status, ...(scan.description !== null ? { description: scan.description } : {}) };
+    if (scan.status === 'COMPLETE' && scan.completedAt !== null) {
+      d.imageScanFindingsSummary = {
+        imageScanCompletedAt: epochSeconds(scan.completedAt),
+        ...(scan.dataUpdatedAt !== null ? { vulnerabilitySourceUpdatedAt: epochSeconds(scan.dataUpdatedAt) } : {}),
+        findingSeverityCounts: scan.counts ?? {},
+      };
+    }
+  }
   return d;
 }
 

@@ -8,6 +8,7 @@ import { LAYER_OPERATIONS } from './layers.ts';
 import { POLICY_OPERATIONS } from './policies.ts';
 import { LIFECYCLE_OPERATIONS } from './lifecycle.ts';
 import { ARCHIVE_OPERATIONS } from './archive.ts';
+import { SCANNING_OPERATIONS } from './scanning.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
@@ -17,5 +18,6 @@ export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...POLICY_OPERATIONS,
   ...LIFECYCLE_OPERATIONS,
   ...ARCHIVE_OPERATIONS,
+  ...SCANNING_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;
