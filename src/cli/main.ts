@@ -7,6 +7,7 @@ import { serve } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { gcCommand } from './gc.ts';
 import { lifecycleCommand } from './lifecycle.ts';
+import { quarantineCommand, SCAN_HELP, sbomCommand, vulndbCommand } from './scan.ts';
 import { copyCommand } from './copy.ts';
 import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
 import { IAM_HELP, iamCommand } from './iam.ts';
@@ -23,6 +24,12 @@ Usage:
                                  one garbage-collection pass on the stores, beside running servers
   berth lifecycle run [--dry-run] [--account ID] [--repository NAME] [flags]
                                  apply lifecycle policies now (the server does it hourly)
+  berth vulndb import PATH | status
+                                 load OSV vulnerability data; show what is loaded
+  berth sbom REPO:TAG|REPO@DIGEST [--format cyclonedx|spdx]
+                                 an image's inventory (from its last scan) as an SBOM
+  berth quarantine set|exempt|show
+                                 refuse pulls of images with findings at or above a severity
   berth copy --from FROM.yaml --to TO.yaml [--concurrency N]
                                  copy a deployment's blobs and metadata into another deployment's
                                  stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
@@ -50,6 +57,7 @@ lock); berth migrate does it as a separate step. copy: BERTH_* variables apply t
 BERTH_FROM_* variables to FROM.yaml.
 
 ${ACCOUNT_HELP}
+${SCAN_HELP}
 ${ECR_HELP}
 ${IAM_HELP}`;
 
@@ -120,6 +128,12 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         return await gcCommand(rest, env, out, err);
       case 'lifecycle':
         return await lifecycleCommand(rest, env, out, err, configFromArgs);
+      case 'vulndb':
+        return await vulndbCommand(rest, env, out, err, configFromArgs);
+      case 'sbom':
+        return await sbomCommand(rest, env, out, err, configFromArgs);
+      case 'quarantine':
+        return await quarantineCommand(rest, env, out, err, configFromArgs);
       case 'repo':
       case 'image':
       case 'login':
