@@ -15,6 +15,7 @@ import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
 import { ScanService, type ScanJob } from '../scan/service.ts';
 import { Quarantine } from '../scan/quarantine.ts';
+import { syncSources } from '../scan/vulndb.ts';
 import { parseRates, RateLimiter } from '../core/throttle.ts';
 import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
 import { openMeta, openStorage } from './stores.ts';
@@ -178,6 +179,22 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   jobs.register('scan.rescan', async () => {
     await scans.rescan();
   });
+  const sources = config.scanning.sources
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  jobs.register('vulndb.sync', async () => {
+    let changed = false;
+    for (const r of await syncSources(meta, sources, { now })) {
+      if (r.error !== undefined) log.warn({ url: r.url, error: r.error }, 'vulnerability source not fetched');
+      else {
+        log.info({ url: r.url, records: r.result?.records, changed: r.result?.changed, errors: r.result?.errors.length }, 'vulnerability source imported');
+        changed ||= (r.result?.changed ?? 0) > 0;
+      }
+    }
+    if (changed) await jobs.enqueue({ kind: 'scan.rescan', dedupeKey: 'scan.rescan' });
+  });
+  if (sources.length > 0) jobs.schedule('vulndb.sync', config.scanning.syncInterval, { runNow: true });
   const quarantine = new Quarantine(meta, now);
   registry.manifests.onStored(async (m) => {
     const repo = await meta.repositories.get(m.accountId, m.repository);

@@ -123,6 +123,17 @@ export const ConfigSchema = z
         interval: duration('1h').describe('How often every repository\'s lifecycle policy is applied (the lifecycle.run job; ECR evaluates policies at least once a day).'),
       })
       .prefault({}),
+    scanning: z
+      .strictObject({
+        sources: z
+          .string()
+          .default('')
+          .describe(
+            'OSV vulnerability data to fetch on a schedule: comma-separated URLs of osv.dev-style exports (a zip of <id>.json files, such as https://osv-vulnerabilities.storage.googleapis.com/<Ecosystem>/all.zip, or one JSON record). Empty: data comes only from `berth vulndb import`.',
+          ),
+        syncInterval: duration('24h').describe('How often the sources are fetched (the vulndb.sync job); a source that cannot be reached is retried at the next interval and the data already loaded stays.'),
+      })
+      .prefault({}),
     pullTimes: z
       .strictObject({
         flushInterval: duration('10s').describe(

@@ -4,8 +4,15 @@
 // on, which is what continuous scanning watches. Matching looks up each package's candidates by
 // ecosystem family and normalised name (the binary name and, for distributions, the source name)
 // and evaluates them with OSV's algorithm (src/scan/osv/match.ts); findings of the same
-// vulnerability (an id or any alias in common) in the same package are reported once.
-import { basename } from 'node:path';
+// vulnerability (an id or any alias in common) in the same package are reported once. Configured
+// source URLs are fetched and imported through the same code (syncSources, the vulndb.sync job).
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { MetaStore } from '../meta/index.ts';
 import { readOsvSource, type OsvSourceOptions } from './osv/import.ts';
 import { affectedEntries, fixedVersions, packageNameKey } from './osv/match.ts';
@@ -183,4 +190,35 @@ function findingKey(p: Pick<Package, 'ecosystem' | 'name' | 'version' | 'path'>,
 function displayName(ids: readonly string[]): string {
   const cves = ids.filter((id) => id.startsWith('CVE-')).sort();
   return cves[0] ?? ids[0] ?? 'unknown';
+}
+
+/**
+ * Fetches each URL (an osv.dev-style zip export or a JSON record) to a temporary file and imports
+ * it through importAdvisories, as source `<url>`. A source that fails is reported and skipped; the
+ * data already loaded stays.
+ */
+export async function syncSources(meta: MetaStore, urls: readonly string[], opts: { now?: () => number; timeoutMs?: number; maxBytes?: number } = {}): Promise<Array<{ url: string; result?: ImportResult; error?: string }>> {
+  const out: Array<{ url: string; result?: ImportResult; error?: string }> = [];
+  for (const url of urls) {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-vulndb-'));
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 600_000) });
+      if (!res.ok || res.body === null) throw new Error(`HTTP ${res.status}`);
+      const file = join(dir, new URL(url).pathname.endsWith('.json') ? 'record.json' : 'source.zip');
+      let size = 0;
+      const max = opts.maxBytes ?? 4 * 1024 ** 3;
+      const counted = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>).map((chunk: Buffer) => {
+        size += chunk.length;
+        if (size > max) throw new Error(`larger than ${max} bytes`);
+        return chunk;
+      });
+      await pipeline(counted, createWriteStream(file));
+      out.push({ url, result: await importAdvisories(meta, file, { name: url, ...(opts.now !== undefined ? { now: opts.now } : {}) }) });
+    } catch (e) {
+      out.push({ url, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
 }
