@@ -248,6 +248,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       ...(limiter !== undefined ? { limiter } : {}),
       now,
       quarantine,
+      scans,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },
     ready: async () => {

@@ -14,7 +14,8 @@ export type OciOperation =
   | 'upload.status'
   | 'upload.cancel'
   | 'tags.list'
-  | 'referrers.list';
+  | 'referrers.list'
+  | 'sbom.get';
 
 export const OCI_ACTIONS: Record<OciOperation, readonly string[]> = {
   base: [],
@@ -33,6 +34,8 @@ export const OCI_ACTIONS: Record<OciOperation, readonly string[]> = {
   'upload.cancel': ['ecr:UploadLayerPart'],
   'tags.list': ['ecr:ListImages'],
   'referrers.list': ['ecr:BatchGetImage'],
+  // berth's own SBOM endpoint reads what a scan found, as DescribeImageScanFindings does.
+  'sbom.get': ['ecr:DescribeImageScanFindings'],
 };
 
 export function repositoryArn(region: string, accountId: string, name: string): string {

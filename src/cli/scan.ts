@@ -3,12 +3,18 @@
 //                                            `all.zip` export or a JSON file; when something changed,
 //                                            continuously scanned images are re-evaluated (a job)
 //   berth vulndb status                      sources, advisory count, data generation
-//   berth sbom REPO:TAG|REPO@DIGEST [--format cyclonedx|spdx] [--account ID]
-//                                            the inventory of the image's last scan as an SBOM
+//   berth sbom REPO:TAG|REPO@DIGEST [--format cyclonedx|spdx] [--attach] [--account ID]
+//                                            the inventory of the image's last scan as an SBOM,
+//                                            printed or attached to the image as an OCI referrer
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Config } from '../config/index.ts';
-import { openMeta } from '../app/stores.ts';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { openMeta, openStorage } from '../app/stores.ts';
+import { MT } from '../core/media-types.ts';
+import { Registry } from '../registry/index.ts';
+import { BlobStore, UploadStore } from '../storage/index.ts';
 import { SqlJobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import { parseQuarantineSetting } from '../scan/quarantine.ts';
@@ -21,8 +27,9 @@ import { UsageError } from './ecr.ts';
 export const SCAN_HELP = `Vulnerability data, SBOMs and quarantine (on the stores directly; flags as for serve):
   berth vulndb import PATH [--name NAME]   load OSV advisories (a directory, an osv.dev all.zip, a .json file)
   berth vulndb status                      sources, advisories and the data generation
-  berth sbom REPO:TAG|REPO@DIGEST [--format cyclonedx|spdx] [--account ID]
-                                           the image's inventory (from its last scan) as an SBOM
+  berth sbom REPO:TAG|REPO@DIGEST [--format cyclonedx|spdx] [--attach] [--account ID]
+                                           the image's inventory (from its last scan) as an SBOM;
+                                           --attach stores it as an OCI referrer of the image
   berth quarantine set SEVERITY|OFF [--repository NAME] [--account ID]
                                            refuse pulls of images with findings at or above SEVERITY
                                            (CRITICAL, HIGH, MEDIUM, LOW, ...), registry-wide or for one repository
@@ -75,7 +82,7 @@ export async function vulndbCommand(argv: string[], env: NodeJS.ProcessEnv, out:
 export async function sbomCommand(argv: string[], env: NodeJS.ProcessEnv, out: Out, err: Out, configOf: ConfigOf): Promise<number> {
   const { values, positionals, tokens } = parseArgs({
     args: argv,
-    options: { format: { type: 'string' }, account: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...SERVE_FLAGS },
+    options: { format: { type: 'string' }, account: { type: 'string' }, attach: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...SERVE_FLAGS },
     strict: true,
     allowPositionals: true,
     tokens: true,
@@ -113,8 +120,41 @@ export async function sbomCommand(argv: string[], env: NodeJS.ProcessEnv, out: O
     const inventory = scan.inventory as Inventory;
     const tags = await meta.tags.forDigest(repo.id, digest);
     const image = { repository: name, digest, tags, ...(config.publicUrl !== undefined ? { registryUrl: config.publicUrl } : {}) };
-    out(JSON.stringify(format === 'spdx' ? toSpdx(image, inventory) : toCycloneDx(image, inventory), null, 2));
-    return 0;
+    const doc = JSON.stringify(format === 'spdx' ? toSpdx(image, inventory) : toCycloneDx(image, inventory), null, 2);
+    if (values.attach !== true) {
+      out(doc);
+      return 0;
+    }
+    // Attached as an OCI referrer of the image (an artifact manifest whose subject is the image).
+    const storage = await openStorage(config);
+    try {
+      const blobs = new BlobStore(storage);
+      const registry = new Registry({ meta, blobs, uploads: new UploadStore(storage, blobs), now: Date.now, log: pino({ level: 'silent' }) }, { gc: { gracePeriodSeconds: config.gc.gracePeriod } });
+      const artifactType = format === 'spdx' ? 'application/spdx+json' : 'application/vnd.cyclonedx+json';
+      const layer = Buffer.from(doc);
+      const empty = Buffer.from('{}');
+      const digestOf = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+      await registry.uploads.monolithic(repo, digestOf(layer), Readable.from([layer]));
+      await registry.uploads.monolithic(repo, digestOf(empty), Readable.from([empty]));
+      const subject = await meta.manifests.getMeta(repo.id, digest);
+      if (subject === undefined) throw new Error(`${digest} is no longer in ${name}`);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MT.ociManifest,
+          artifactType,
+          config: { mediaType: MT.ociEmpty, digest: digestOf(empty), size: empty.length },
+          layers: [{ mediaType: artifactType, digest: digestOf(layer), size: layer.length }],
+          subject: { mediaType: subject.mediaType, digest, size: subject.size },
+          annotations: { 'org.opencontainers.image.created': new Date().toISOString(), 'dev.berth.sbom.format': format },
+        }),
+      );
+      const put = await registry.manifests.put({ accountId: repo.accountId, name }, digestOf(manifest), manifest, MT.ociManifest);
+      out(`${name}@${put.digest}: ${format} SBOM attached to ${digest}`);
+      return 0;
+    } finally {
+      await storage.close?.();
+    }
   } finally {
     await meta.close();
   }

@@ -9,7 +9,9 @@ export type OciRoute =
   | { kind: 'uploads'; name: string }
   | { kind: 'upload'; name: string; id: string }
   | { kind: 'tags'; name: string }
-  | { kind: 'referrers'; name: string; digest: string };
+  | { kind: 'referrers'; name: string; digest: string }
+  /** berth's own: the image's inventory as an SBOM (`_` cannot start a name component, so no name collides). */
+  | { kind: 'sbom'; name: string; reference: string };
 
 const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => OciRoute]> = [
   [/^\/v2\/?$/, () => ({ kind: 'base' })],
@@ -20,6 +22,7 @@ const PATTERNS: Array<[RegExp, (m: RegExpExecArray) => OciRoute]> = [
   [/^\/v2\/(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', name: m[1] as string, digest: m[2] as string })],
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1] as string })],
   [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: m[1] as string, digest: m[2] as string })],
+  [/^\/v2\/(.+)\/_berth\/sbom\/([^/]+)$/, (m) => ({ kind: 'sbom', name: m[1] as string, reference: m[2] as string })],
 ];
 
 /** The methods each endpoint answers. */
@@ -32,6 +35,7 @@ export const ALLOWED_METHODS: Record<OciRoute['kind'], readonly string[]> = {
   upload: ['GET', 'PATCH', 'PUT', 'DELETE'],
   tags: ['GET'],
   referrers: ['GET'],
+  sbom: ['GET'],
 };
 
 /** Routes a decoded path (without query string); null when no endpoint matches. */

@@ -12,6 +12,9 @@ import { callerArns, DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repos
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
 import { quarantineMessage, type Quarantine } from '../scan/quarantine.ts';
+import { toCycloneDx, toSpdx } from '../scan/sbom.ts';
+import type { ScanService } from '../scan/service.ts';
+import type { Inventory } from '../scan/types.ts';
 import { ALLOWED_METHODS, matchRoute, splitUrl, type OciRoute } from './router.ts';
 import { parseContentLength, parseContentRange, parsePageSize, parseRangeHeader, readBody } from './http-util.ts';
 import { renderOciError } from './errors.ts';
@@ -38,6 +41,8 @@ export interface OciDeps {
   now?: () => number;
   /** Refuses pulls of images whose findings reach the quarantine threshold (none: no quarantine). */
   quarantine?: Quarantine;
+  /** Scans, for berth's SBOM endpoint (none: the endpoint answers 404). */
+  scans?: ScanService;
 }
 
 const DEFAULT_PAGE = 1000;
@@ -187,6 +192,8 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
         return await listTags(call, route.name);
       case 'referrers':
         return await referrers(call, route.name, route.digest);
+      case 'sbom':
+        return await sbom(call, route.name, route.reference);
     }
   }
 
@@ -439,6 +446,19 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
     if (artifactType !== undefined && artifactType !== '') void call.reply.header('OCI-Filters-Applied', 'artifactType');
     // A Buffer, so that Fastify adds no charset parameter to the media type.
     await call.reply.header('Content-Type', MT.ociIndex).send(Buffer.from(JSON.stringify(index)));
+  }
+
+  /** GET /v2/<name>/_berth/sbom/<reference>?format=cyclonedx|spdx: the inventory of the image's last completed scan. */
+  async function sbom(call: Call, name: string, reference: string): Promise<void> {
+    const repo = await repository(call, name, 'sbom.get');
+    const format = call.query.get('format') ?? 'cyclonedx';
+    if (format !== 'cyclonedx' && format !== 'spdx') throw new RegistryError('BadRequest', `format must be cyclonedx or spdx, not "${format.slice(0, 50)}"`);
+    const m = await registry.manifests.head(repo, reference);
+    const scan = await deps.scans?.get(repo, m.digest);
+    if (scan?.status !== 'COMPLETE' || scan.inventory === null) throw new RegistryError('ManifestUnknown', `image ${m.digest} in repository ${name} has no completed scan to describe`, { digest: m.digest });
+    const image = { repository: name, digest: m.digest, ...(reference.includes(':') ? {} : { tags: [reference] }) };
+    const doc = format === 'spdx' ? toSpdx(image, scan.inventory as Inventory) : toCycloneDx(image, scan.inventory as Inventory);
+    await call.reply.header('Content-Type', format === 'spdx' ? 'application/spdx+json' : 'application/vnd.cyclonedx+json').send(Buffer.from(JSON.stringify(doc)));
   }
 
   // Every standard method reaches the handler, so that the ones an endpoint lacks get 405 with Allow.

@@ -282,6 +282,42 @@ describe('vulnerability scanning', { skip: vulndataMissing() }, () => {
     assert.ok(!(basic.imageScanFindings?.findings ?? []).some((f) => f.name === 'CVE-2026-99999'), 'a BASIC repository is not re-evaluated');
   });
 
+  test("SBOMs: berth's endpoint and `berth sbom` give the scanned inventory as CycloneDX and SPDX; --attach stores it as a referrer", async () => {
+    const cdx = await t.fetch('/v2/scan/app/_berth/sbom/v1');
+    assert.equal(cdx.status, 200);
+    assert.equal(cdx.headers.get('content-type'), 'application/vnd.cyclonedx+json');
+    const bom = (await cdx.json()) as { bomFormat: string; specVersion: string; components: Array<{ name: string; version: string; purl?: string }> };
+    assert.equal(bom.bomFormat, 'CycloneDX');
+    const names = bom.components.map((c) => `${c.name}@${c.version}`);
+    for (const want of [`openssl@${opensslVersion}`, `libssl1.1@${opensslVersion}`, 'lodash@4.17.11', 'urllib3@1.26.4']) assert.ok(names.includes(want), `${want} in ${names.join(' ')}`);
+    const spdx = (await (await t.fetch('/v2/scan/app/_berth/sbom/v1?format=spdx')).json()) as { spdxVersion: string; packages: Array<{ name: string }> };
+    assert.equal(spdx.spdxVersion, 'SPDX-2.3');
+    assert.ok(spdx.packages.some((p) => p.name === 'lodash'));
+    assert.equal((await t.fetch('/v2/scan/app/_berth/sbom/v1?format=xml')).status, 400);
+    assert.equal((await t.fetch('/v2/scan/app/_berth/sbom/nope')).status, 404);
+    assert.equal((await t.fetch('/v2/scan/app/_berth/sbom/v1', { headers: { authorization: 'Basic bm86bm8=' } })).status, 401);
+
+    const berth = async (args: string[]): Promise<{ code: number; out: string[] }> => {
+      const out: string[] = [];
+      const code = await main([...args, '--data-dir', t.dataDir], { out: (l) => out.push(l), err: (l) => out.push(l), env: { ...process.env, BERTH_LOG_LEVEL: 'silent' } });
+      return { code, out };
+    };
+    const printed = await berth(['sbom', 'scan/app:v1', '--format', 'spdx']);
+    assert.equal(printed.code, 0, printed.out.join('\n'));
+    assert.equal((JSON.parse(printed.out.join('\n')) as { spdxVersion: string }).spdxVersion, 'SPDX-2.3');
+    assert.notEqual((await berth(['sbom', 'scan/app:nope'])).code, 0);
+    assert.notEqual((await berth(['sbom', 'scan/app:v1', '--format', 'xml'])).code, 0);
+    const attached = await berth(['sbom', 'scan/app:v1', '--attach']);
+    assert.equal(attached.code, 0, attached.out.join('\n'));
+    const digest = (await t.ecr.send(new DescribeImagesCommand({ repositoryName: 'scan/app', imageIds: [{ imageTag: 'v1' }] }))).imageDetails?.[0]?.imageDigest ?? '';
+    const index = (await (await t.fetch(`/v2/scan/app/referrers/${digest}`)).json()) as { manifests: Array<{ artifactType: string; digest: string }> };
+    const ref = index.manifests.find((m) => m.artifactType === 'application/vnd.cyclonedx+json');
+    assert.ok(ref !== undefined, JSON.stringify(index));
+    const manifest = (await (await t.fetch(`/v2/scan/app/manifests/${ref.digest}`, { headers: { accept: MANIFEST } })).json()) as { layers: Array<{ digest: string }> };
+    const blob = (await (await t.fetch(`/v2/scan/app/blobs/${manifest.layers[0]?.digest ?? ''}`)).json()) as { bomFormat: string };
+    assert.equal(blob.bomFormat, 'CycloneDX');
+  });
+
   test('quarantine (beyond ECR): pulls of images with findings at the threshold are DENIED naming them, until exempted; repository overrides', async () => {
     const berth = async (args: string[]): Promise<{ code: number; out: string[] }> => {
       const out: string[] = [];
