@@ -9,6 +9,7 @@ import { CASES, scaleCase, type CaseDef } from './cases.ts';
 import { runEcrSuite } from './ecr.ts';
 import { runLifecycleSuite } from './lifecycle.ts';
 import { runLocalSuite, type LocalOptions } from './local.ts';
+import { runScanSuite } from './scan.ts';
 import type { ScaleoutConfigId } from './report.ts';
 import { checkScaleoutEnvironment, runScaleoutSuite, scaleoutCases, SCALEOUT_CONFIGS, type ScaleoutOptions } from './scaleout.ts';
 import { DEFAULT_DISTRIBUTION_BIN, atExit, installExitHandlers, isStopping, removeDir, type ServerName } from './servers.ts';
@@ -16,12 +17,14 @@ import { computeDigests, errorText, log } from './workload.ts';
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite local|scaleout|ecr|lifecycle|all  local: berth vs Distribution on local disk (default);
+  --suite local|scaleout|ecr|lifecycle|scan|all  local: berth vs Distribution on local disk (default);
                            scaleout: berth over PostgreSQL + Ceph RGW, 1 and 3 processes and
                            redirects, vs Distribution's s3 driver; ecr: the ECR API (SigV4
                            requests, the layer API) next to /v2/ on berth and Distribution;
                            lifecycle: a policy over 100,000 images, a collector pass after
-                           10,000 deletes; all: every suite
+                           10,000 deletes; scan: scanning the Debian fixture image (BASIC,
+                           ENHANCED) and re-evaluating 1,000 stored inventories after a data
+                           update, with the OSV corpus; all: every suite
   --cases 1,2,5            local suite: cases to run (default: all: ${CASES.map((c) => c.id).join(',')})
   --only berth|distribution  local suite: one server only (default: both)
   --configs 1,2,3,4        scale-out suite: configurations to run (default: all: ${SCALEOUT_CONFIGS.map((c) => c.id).join(',')})
@@ -36,7 +39,7 @@ postgres://postgres@127.0.0.1:5432/postgres) and an S3 store (S3_ENDPOINT etc., 
 /work/shared/tools/ceph-rgw.sh env); without them it says why and runs nothing.
 `;
 
-type Suite = 'local' | 'scaleout' | 'ecr' | 'lifecycle' | 'all';
+type Suite = 'local' | 'scaleout' | 'ecr' | 'lifecycle' | 'scan' | 'all';
 
 interface Options {
   suite: Suite;
@@ -68,10 +71,10 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const suite = values.suite ?? 'local';
-  if (suite !== 'local' && suite !== 'scaleout' && suite !== 'ecr' && suite !== 'lifecycle' && suite !== 'all') {
-    throw new UsageError(`--suite must be local, scaleout, ecr, lifecycle or all, got ${suite}`);
+  if (suite !== 'local' && suite !== 'scaleout' && suite !== 'ecr' && suite !== 'lifecycle' && suite !== 'scan' && suite !== 'all') {
+    throw new UsageError(`--suite must be local, scaleout, ecr, lifecycle, scan or all, got ${suite}`);
   }
-  if ((suite === 'ecr' || suite === 'lifecycle') && (values.cases !== undefined || values.only !== undefined || values.configs !== undefined)) {
+  if ((suite === 'ecr' || suite === 'lifecycle' || suite === 'scan') && (values.cases !== undefined || values.only !== undefined || values.configs !== undefined)) {
     throw new UsageError(`--cases, --only and --configs do not apply to the ${suite} suite`);
   }
   if (suite === 'scaleout' && (values.cases !== undefined || values.only !== undefined)) {
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
   let runScaleout = opts.suite === 'scaleout' || opts.suite === 'all';
   const runEcr = opts.suite === 'ecr' || opts.suite === 'all';
   const runLifecycle = opts.suite === 'lifecycle' || opts.suite === 'all';
+  const runScan = opts.suite === 'scan' || opts.suite === 'all';
 
   // Before anything else: without PostgreSQL and S3 the scale-out suite only says why.
   let scaleoutSkipped: string | undefined;
@@ -145,7 +149,7 @@ async function main(): Promise<void> {
       log(`scale-out suite skipped: ${scaleoutSkipped}`);
     }
   }
-  if (!runLocal && !runScaleout && !runEcr && !runLifecycle) {
+  if (!runLocal && !runScaleout && !runEcr && !runLifecycle && !runScan) {
     process.stdout.write(`\nberth scale-out: not run: ${scaleoutSkipped ?? 'nothing selected'}\n`);
     if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify({ scaleout: { skipped: scaleoutSkipped } }, null, 2)}\n`);
     return;
@@ -188,6 +192,13 @@ async function main(): Promise<void> {
     process.stdout.write(lc.output);
     json.lifecycle = lc.json;
     failed ||= lc.failed;
+  }
+
+  if (runScan && !isStopping()) {
+    const scan = await runScanSuite({ scale: opts.scaleout.scale }, rootDir);
+    process.stdout.write(scan.output);
+    json.scan = scan.json;
+    failed ||= scan.failed;
   }
 
   if (opts.json !== undefined) {
