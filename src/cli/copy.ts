@@ -79,6 +79,9 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'manifests', key: ['repository_id', 'digest'], batch: 50, mode: 'sync' },
   { name: 'manifest_references', key: ['repository_id', 'parent_digest', 'child_digest', 'kind'], batch: 500, mode: 'sync' },
   { name: 'tags', key: ['repository_id', 'tag'], batch: 500, mode: 'sync' },
+  // Scans keep their inventories (gzip JSON, up to a few MiB): small batches, as for manifests.
+  { name: 'image_scans', key: ['repository_id', 'digest'], batch: 50, mode: 'sync' },
+  { name: 'pull_time_exclusions', key: ['account_id', 'principal_arn'], batch: 500, mode: 'sync' },
   { name: 'repository_tags', key: ['repository_id', 'key'], batch: 500, mode: 'sync' },
   { name: 'repository_policies', key: ['repository_id', 'kind'], batch: 500, mode: 'sync' },
   { name: 'account_settings', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
@@ -91,6 +94,12 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'iam_oidc_providers', key: ['account_id', 'issuer'], batch: 500, mode: 'sync' },
   { name: 'sts_sessions', notCopied: 'temporary credentials last hours at most: their holders assume their roles again' },
   { name: 'creation_templates', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
+  { name: 'vuln_advisories', key: ['id'], batch: 200, mode: 'sync' },
+  { name: 'vuln_packages', key: ['family', 'name_key', 'advisory_id'], batch: 500, mode: 'sync' },
+  { name: 'vuln_sources', key: ['name'], batch: 500, mode: 'sync' },
+  // Upstream credentials are sealed like access-key secrets (re-sealed below).
+  { name: 'secrets', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
+  { name: 'pull_through_cache_rules', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },
   // Pending work keeps its id; a job claimed by a source process becomes pending again, and a job
@@ -434,26 +443,33 @@ async function copyTable(source: Kysely<AnyDb>, dest: MetaStore, t: CopiedTable,
   return out;
 }
 
+/** The columns holding values sealed with the deployment's master key, by table. */
+const SEALED_COLUMNS: Readonly<Record<string, string>> = { access_keys: 'secret_enc', secrets: 'value_enc' };
+
 /**
  * Rows that cannot be copied byte for byte: the master key itself is each deployment's own (never
- * copied), and access-key secrets are re-sealed for the destination's keyring, keeping the
- * destination's sealed value when it already holds the same secret (so a second run changes nothing).
+ * copied), and sealed values (access-key secrets, upstream credentials) are re-sealed for the
+ * destination's keyring, keeping the destination's sealed value when it already holds the same
+ * secret (so a second run changes nothing).
  */
 function rewriteFor(table: string, from: Stores, to: Stores): Rewrite | undefined {
-  if (table !== 'access_keys' || from.keyring === undefined || to.keyring === undefined) return undefined;
+  const column = SEALED_COLUMNS[table];
+  if (column === undefined || from.keyring === undefined || to.keyring === undefined) return undefined;
   const source = from.keyring;
   const dest = to.keyring;
   return (row, existing) => {
-    if (typeof row.secret_enc !== 'string') return row;
-    const secret = source.decrypt(row.secret_enc);
-    if (existing !== undefined && typeof existing.secret_enc === 'string') {
+    const sealed = row[column];
+    if (typeof sealed !== 'string') return row;
+    const secret = source.decrypt(sealed);
+    const there = existing?.[column];
+    if (typeof there === 'string') {
       try {
-        if (dest.decrypt(existing.secret_enc) === secret) return { ...row, secret_enc: existing.secret_enc };
+        if (dest.decrypt(there) === secret) return { ...row, [column]: there };
       } catch {
         // sealed with another key: seal it again below
       }
     }
-    return { ...row, secret_enc: dest.encrypt(secret) };
+    return { ...row, [column]: dest.encrypt(secret) };
   };
 }
 

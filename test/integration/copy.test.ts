@@ -661,7 +661,7 @@ describe('berth copy', () => {
   });
 });
 
-describe('berth copy and access-key secrets', () => {
+describe('berth copy and sealed secrets', () => {
   test('sealed secrets are opened with the source keyring and sealed again with the destination one; a second run changes nothing', async () => {
     const { openSqlite } = await import('../../src/meta/index.ts');
     const { Keyring } = await import('../../src/auth/index.ts');
@@ -675,6 +675,8 @@ describe('berth copy and access-key secrets', () => {
       await srcMeta.settings.set('master_key', 'not to be copied');
       await srcMeta.accounts.ensure('111122223333', 1);
       await srcMeta.accessKeys.put({ accessKeyId: 'AKIAEXAMPLEEXAMPLE01', accountId: '111122223333', userName: 'ci', secretHash: 'scrypt$x', secretEnc: a.encrypt('the-secret'), status: 'Active', createdAt: 1 });
+      const upstreamArn = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:ecr-pullthroughcache/hub-abcdef';
+      await srcMeta.secrets.put('111122223333', 'ecr-pullthroughcache/hub', upstreamArn, a.encrypt('{"username":"u","accessToken":"t"}'), 1);
       const src = { meta: srcMeta, storage: new MemoryDriver(), keyring: a };
       const dst = { meta: dstMeta, storage: new MemoryDriver(), keyring: b };
       await copyDeployment(src, dst);
@@ -682,10 +684,13 @@ describe('berth copy and access-key secrets', () => {
       assert.equal(b.decrypt(copied?.secretEnc ?? ''), 'the-secret', 'readable with the destination keyring');
       assert.throws(() => a.decrypt(copied?.secretEnc ?? ''), 'not with the source one');
       assert.equal(await dstMeta.settings.get('master_key'), undefined, 'the master key is not copied');
+      const upstream = await dstMeta.secrets.byArn(upstreamArn);
+      assert.equal(b.decrypt(upstream?.valueEnc ?? ''), '{"username":"u","accessToken":"t"}', 'upstream credentials are re-sealed too');
       const second = await copyDeployment(src, dst);
       const keys = second.tables.find((t) => t.table === 'access_keys');
       assert.equal(keys?.updated, 0);
       assert.equal((await dstMeta.accessKeys.get('AKIAEXAMPLEEXAMPLE01'))?.secretEnc, copied?.secretEnc);
+      assert.equal(second.tables.find((t) => t.table === 'secrets')?.updated, 0);
     } finally {
       await srcMeta.close();
       await dstMeta.close();
