@@ -8,6 +8,7 @@ import { migrateCommand } from './migrate.ts';
 import { gcCommand } from './gc.ts';
 import { lifecycleCommand } from './lifecycle.ts';
 import { quarantineCommand, SCAN_HELP, sbomCommand, vulndbCommand } from './scan.ts';
+import { SECRET_HELP, secretCommand } from './secret.ts';
 import { copyCommand } from './copy.ts';
 import { ECR_HELP, ecrCommand, UsageError } from './ecr.ts';
 import { IAM_HELP, iamCommand } from './iam.ts';
@@ -30,6 +31,7 @@ Usage:
                                  an image's inventory (from its last scan) as an SBOM
   berth quarantine set|exempt|show
                                  refuse pulls of images with findings at or above a severity
+  berth secret put|list|delete   credentials of upstream registries (pull-through cache)
   berth copy --from FROM.yaml --to TO.yaml [--concurrency N]
                                  copy a deployment's blobs and metadata into another deployment's
                                  stores (e.g. SQLite + filesystem to PostgreSQL + S3); safe to rerun
@@ -58,6 +60,7 @@ BERTH_FROM_* variables to FROM.yaml.
 
 ${ACCOUNT_HELP}
 ${SCAN_HELP}
+${SECRET_HELP}
 ${ECR_HELP}
 ${IAM_HELP}`;
 
@@ -134,6 +137,8 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
         return await sbomCommand(rest, env, out, err, configFromArgs);
       case 'quarantine':
         return await quarantineCommand(rest, env, out, err, configFromArgs);
+      case 'secret':
+        return await secretCommand(rest, env, out, err, configFromArgs);
       case 'repo':
       case 'image':
       case 'login':

@@ -6,3 +6,4 @@ export { openSqlite, type SqliteOptions } from './sqlite.ts';
 export type { PostgresOptions } from './postgres.ts';
 export { IamStore, customerPolicyArn, type IamPrincipal, type IamPrincipalKind, type IamPolicy, type AppliedPolicy } from './iam.ts';
 export { ScanStore, VulnStore, type AdvisoryRow, type ImageScan, type ScanStatusValue, type VulnSource } from './scans.ts';
+export { PullThroughCacheRuleStore, SecretStore, type PullThroughCacheRuleRow, type SecretRow } from './upstreams.ts';

@@ -224,6 +224,29 @@ export interface ImageScansTable {
   findings: Uint8Array | null;
 }
 
+export interface SecretsTable {
+  account_id: string;
+  name: string;
+  arn: string;
+  /** The value, sealed with the master key. */
+  value_enc: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface PullThroughCacheRulesTable {
+  account_id: string;
+  /** ecrRepositoryPrefix (`ROOT` for every repository). */
+  prefix: string;
+  upstream_url: string;
+  upstream_registry: string;
+  upstream_prefix: string | null;
+  credential_arn: string | null;
+  custom_role_arn: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface PullTimeExclusionsTable {
   account_id: string;
   principal_arn: string;
@@ -321,6 +344,8 @@ export interface Database {
   vuln_packages: VulnPackagesTable;
   vuln_sources: VulnSourcesTable;
   image_scans: ImageScansTable;
+  secrets: SecretsTable;
+  pull_through_cache_rules: PullThroughCacheRulesTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;

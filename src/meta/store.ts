@@ -1,6 +1,7 @@
 // The metadata stores: one SQL code path (Kysely) over SQLite and PostgreSQL.
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictBuilder, type OnConflictUpdateBuilder, type RawBuilder, type Transaction } from 'kysely';
 import { ScanStore, VulnStore } from './scans.ts';
+import { PullThroughCacheRuleStore, SecretStore } from './upstreams.ts';
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
@@ -1290,6 +1291,8 @@ export class MetaStore {
   readonly pullTimeExclusions: PullTimeExclusionStore;
   readonly vulns: VulnStore;
   readonly scans: ScanStore;
+  readonly secrets: SecretStore;
+  readonly pullThroughCacheRules: PullThroughCacheRuleStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -1318,6 +1321,8 @@ export class MetaStore {
     this.pullTimeExclusions = new PullTimeExclusionStore(db);
     this.vulns = new VulnStore(db);
     this.scans = new ScanStore(db);
+    this.secrets = new SecretStore(db);
+    this.pullThroughCacheRules = new PullThroughCacheRuleStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

@@ -9,6 +9,7 @@ import { POLICY_OPERATIONS } from './policies.ts';
 import { LIFECYCLE_OPERATIONS } from './lifecycle.ts';
 import { ARCHIVE_OPERATIONS } from './archive.ts';
 import { SCANNING_OPERATIONS } from './scanning.ts';
+import { PULL_THROUGH_CACHE_OPERATIONS } from './pull-through-cache.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
@@ -19,5 +20,6 @@ export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...LIFECYCLE_OPERATIONS,
   ...ARCHIVE_OPERATIONS,
   ...SCANNING_OPERATIONS,
+  ...PULL_THROUGH_CACHE_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;

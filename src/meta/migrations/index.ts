@@ -415,6 +415,34 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('image_scans_generation').on('image_scans').columns(['generation', 'repository_id', 'digest']).execute();
   },
+  '0012_upstreams': async (db, h) => {
+    // berth's own secrets store (credentials for upstream registries, referenced by an ARN in the
+    // shape of Secrets Manager's; values sealed with the master key, never returned by any API)
+    // and pull-through cache rules (ECR's CreatePullThroughCacheRule), one per repository prefix.
+    await db.schema
+      .createTable('secrets')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('name', h.bytewiseText, (c) => c.notNull())
+      .addColumn('arn', 'text', (c) => c.notNull().unique())
+      .addColumn('value_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secrets_pk', ['account_id', 'name'])
+      .execute();
+    await db.schema
+      .createTable('pull_through_cache_rules')
+      .addColumn('account_id', 'text', (c) => c.notNull())
+      .addColumn('prefix', h.bytewiseText, (c) => c.notNull())
+      .addColumn('upstream_url', 'text', (c) => c.notNull())
+      .addColumn('upstream_registry', 'text', (c) => c.notNull())
+      .addColumn('upstream_prefix', 'text')
+      .addColumn('credential_arn', 'text')
+      .addColumn('custom_role_arn', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('pull_through_cache_rules_pk', ['account_id', 'prefix'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
