@@ -14,8 +14,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Fixture } from '../fixtures/build.ts';
-import { childEnv, startServer, type RunningServer } from '../helpers/server.ts';
-import { Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, podmanSandbox, run, skopeo, type RunResult, type Skopeo } from './support.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { awsCliEnv, Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, podmanSandbox, run, skopeo, type RunResult, type Skopeo } from './support.ts';
 
 /** Always this binary: another `aws` (a pyenv shim, AWS CLI v1) may come first on PATH. */
 const AWS = '/usr/bin/aws';
@@ -84,21 +84,9 @@ describe('AWS CLI v2 (aws ecr) against berth', () => {
     for (const d of ['aws-home', 'home', 'runtime', 'config', 'data', 'root', 'runroot', 'tmp', 'skopeo-home']) await mkdir(join(work, d), { mode: 0o700 });
 
     // The AWS CLI: nothing from this machine's AWS setup; empty config and credentials files.
-    await writeFile(join(work, 'aws-home', 'config'), '');
-    await writeFile(join(work, 'aws-home', 'credentials'), '');
     server = await startServer({ env: { BERTH_STRICT_ERRORS: '1' } });
     cleanup.server(server);
-    awsEnv = childEnv({
-      HOME: join(work, 'aws-home'),
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: join(work, 'aws-home', 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-home', 'credentials'),
-      AWS_PAGER: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      TMPDIR: join(work, 'tmp'),
-    });
+    awsEnv = await awsCliEnv(work, server, { TMPDIR: join(work, 'tmp') });
 
     ({ env: podmanEnv, flags: podmanFlags, authFile } = await podmanSandbox(work));
     sk = skopeo(server, join(work, 'skopeo-home'));

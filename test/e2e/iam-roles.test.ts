@@ -17,7 +17,7 @@ import type { Fixture } from '../fixtures/build.ts';
 import { childEnv } from '../helpers/server.ts';
 import { startTestIssuer, type TestIssuer } from '../helpers/oidc-issuer.ts';
 import { addAccount, startEcrApp, type EcrTestApp } from '../ecr/helpers.ts';
-import { Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, podmanSandbox, run, type RunResult } from './support.ts';
+import { awsCliEnv, Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, podmanSandbox, run, type RunResult } from './support.ts';
 
 const AWS = '/usr/bin/aws';
 const B = '210987654321';
@@ -54,21 +54,10 @@ describe('IAM users, roles and web identities with the AWS CLI, podman and skope
     tiny = loaded.fixtures.tiny;
     work = await makeTempDir('iam-roles');
     cleanup.dir(work);
-    await mkdir(join(work, 'aws-home'), { mode: 0o700 });
-    await writeFile(join(work, 'aws-home', 'config'), '');
-    await writeFile(join(work, 'aws-home', 'credentials'), '');
     t = await startEcrApp();
     A = t.app.boot.accountId;
     issuer = await startTestIssuer('/ci');
-    baseEnv = childEnv({
-      HOME: join(work, 'aws-home'),
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: join(work, 'aws-home', 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-home', 'credentials'),
-      AWS_PAGER: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      TMPDIR: work,
-    });
+    baseEnv = await awsCliEnv(work, undefined, { TMPDIR: work });
   });
 
   after(async () => {

@@ -5,13 +5,13 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescribeImagesCommand, ECRClient, UpdateImageStorageClassCommand } from '@aws-sdk/client-ecr';
 import { main } from '../../src/cli/main.ts';
 import type { Fixture } from '../fixtures/build.ts';
-import { childEnv, startServer, type RunningServer } from '../helpers/server.ts';
-import { Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, skopeo, type RunResult, run, type Skopeo } from './support.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { awsCliEnv, Cleanup, assertOk, describeRun, loadFixtures, makeTempDir, missingTools, skopeo, type RunResult, run, type Skopeo } from './support.ts';
 
 const AWS = '/usr/bin/aws';
 const REPO = 'e2e/lifecycle';
@@ -48,20 +48,9 @@ describe('a lifecycle policy with the AWS CLI: preview, run, storage freed', () 
     fx = loaded.fixtures;
     work = await makeTempDir('lifecycle');
     cleanup.dir(work);
-    await mkdir(join(work, 'aws-home'), { mode: 0o700 });
-    await writeFile(join(work, 'aws-home', 'config'), '');
     server = await startServer({ env: { BERTH_STRICT_ERRORS: '1', ...gcEnv } });
     cleanup.server(server);
-    awsEnv = childEnv({
-      HOME: join(work, 'aws-home'),
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: join(work, 'aws-home', 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-home', 'config'),
-      AWS_PAGER: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    awsEnv = await awsCliEnv(work, server);
     sk = skopeo(server, join(work, 'skopeo-home'));
   });
   after(async () => {

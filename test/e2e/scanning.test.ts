@@ -11,16 +11,16 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { main } from '../../src/cli/main.ts';
 import type { Fixture } from '../fixtures/build.ts';
 import { blobPath, initLayout, MT, REF_NAME_ANNOTATION, writeIndex, writeJsonBlob, type Descriptor } from '../fixtures/oci.ts';
-import { childEnv, startServer, type RunningServer } from '../helpers/server.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
 import { VULNDATA, vulndataMissing } from '../helpers/vulndata.ts';
-import { assertOk, Cleanup, fixtureBlobPath, loadFixtures, makeTempDir, missingTools, run, sha256Hex, skopeo, type RunResult, type Skopeo } from './support.ts';
+import { assertOk, awsCliEnv, Cleanup, fixtureBlobPath, loadFixtures, makeTempDir, missingTools, run, sha256Hex, skopeo, type RunResult, type Skopeo } from './support.ts';
 
 const AWS = '/usr/bin/aws';
 const REPO = 'e2e/app';
@@ -148,20 +148,9 @@ describe('vulnerability scanning with the AWS CLI and skopeo: scan on push, find
     const work = await makeTempDir('scanning');
     cleanup.dir(work);
     derived = await deriveImages(debian, join(work, 'derived'), { vulnerable: appFiles('4.17.11', '1.26.4'), patched: appFiles('4.17.21', '2.2.2') });
-    await mkdir(join(work, 'aws-home'), { mode: 0o700 });
-    await writeFile(join(work, 'aws-home', 'config'), '');
     server = await startServer({ env: { BERTH_STRICT_ERRORS: '1' } });
     cleanup.server(server);
-    awsEnv = childEnv({
-      HOME: join(work, 'aws-home'),
-      AWS_ACCESS_KEY_ID: server.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: join(work, 'aws-home', 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-home', 'config'),
-      AWS_PAGER: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    });
+    awsEnv = await awsCliEnv(work, server);
     sk = skopeo(server, join(work, 'skopeo-home'));
     // The advisories, loaded beside the running server as an operator would.
     for (const ecosystem of ['Debian', 'npm', 'PyPI']) {

@@ -535,3 +535,25 @@ export async function podmanSandbox(work: string): Promise<PodmanSandbox> {
   const flags = ['--storage-driver', 'vfs', '--root', join(work, 'root'), '--runroot', join(work, 'runroot'), '--tmpdir', join(work, 'tmp'), '--cgroup-manager=cgroupfs', '--events-backend=file'];
   return { env, flags, authFile };
 }
+
+/**
+ * The environment of the AWS CLI in a test: a home of its own under `work` with empty config and
+ * credentials files (nothing from this machine's AWS setup), no pager, no instance metadata, and the
+ * given credentials (none: requests are unsigned unless `extra` adds them).
+ */
+export async function awsCliEnv(work: string, credentials?: { accessKeyId: string; secretAccessKey: string }, extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const home = join(work, 'aws-home');
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  await writeFile(join(home, 'config'), '');
+  await writeFile(join(home, 'credentials'), '');
+  return childEnv({
+    HOME: home,
+    ...(credentials !== undefined ? { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey } : {}),
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: join(home, 'config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'credentials'),
+    AWS_PAGER: '',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extra,
+  });
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openSqlite } from '../../src/meta/index.ts';
-import { makeZip } from '../../src/scan/osv/zip.fixture.ts';
+import { makeZip } from '../helpers/zip.ts';
 import { syncSources } from '../../src/scan/vulndb.ts';
 import { startTestApp } from '../helpers/app.ts';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VULNDATA, vulndataMissing } from '../../../test/helpers/vulndata.ts';
 import { readOsvSource, type OsvSourceItem, type OsvSourceOptions } from './import.ts';
-import { makeZip } from './zip.fixture.ts';
+import { makeZip } from '../../../test/helpers/zip.ts';
 
 const advisory = (id: string, extra: object = {}) =>
   JSON.stringify({

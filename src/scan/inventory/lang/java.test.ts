@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DEFAULT_SCAN_LIMITS, ScanFailure, type ScanLimits } from '../../types.ts';
 import { extractFile, fileEntry, ids, LAYER } from './entry.fixture.ts';
 import { javaArchiveExtractor } from './java.ts';
-import { zip, type ZipFixtureEntry } from './zip.fixture.ts';
+import { makeZip as zip, type ZipFixtureEntry } from '../../../../test/helpers/zip.ts';
 
 function pomProperties(groupId: string, artifactId: string, version: string): ZipFixtureEntry {
   return {
