@@ -100,6 +100,7 @@ export const COPY_PLAN: readonly TablePlan[] = [
   // Upstream credentials are sealed like access-key secrets (re-sealed below).
   { name: 'secrets', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
   { name: 'pull_through_cache_rules', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
+  { name: 'pull_through_cache_checks', key: ['repository_id', 'tag'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },
   // Pending work keeps its id; a job claimed by a source process becomes pending again, and a job

@@ -247,6 +247,14 @@ export interface PullThroughCacheRulesTable {
   updated_at: number;
 }
 
+export interface PullThroughCacheChecksTable {
+  repository_id: number;
+  tag: string;
+  /** The digest the tag had upstream at the check. */
+  digest: string;
+  checked_at: number;
+}
+
 export interface PullTimeExclusionsTable {
   account_id: string;
   principal_arn: string;
@@ -346,6 +354,7 @@ export interface Database {
   image_scans: ImageScansTable;
   secrets: SecretsTable;
   pull_through_cache_rules: PullThroughCacheRulesTable;
+  pull_through_cache_checks: PullThroughCacheChecksTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;

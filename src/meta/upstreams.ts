@@ -126,6 +126,20 @@ export class PullThroughCacheRuleStore {
     return Number(res.numUpdatedRows) > 0;
   }
 
+  /** When the tag was last compared with upstream, and the digest it had there. */
+  async lastCheck(repositoryId: number, tag: string): Promise<{ digest: string; checkedAt: number } | undefined> {
+    const r = await this.db.selectFrom('pull_through_cache_checks').select(['digest', 'checked_at']).where('repository_id', '=', repositoryId).where('tag', '=', tag).executeTakeFirst();
+    return r === undefined ? undefined : { digest: r.digest, checkedAt: Number(r.checked_at) };
+  }
+
+  async recordCheck(repositoryId: number, tag: string, digest: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('pull_through_cache_checks')
+      .values({ repository_id: repositoryId, tag, digest, checked_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'tag']).doUpdateSet({ digest, checked_at: now }))
+      .execute();
+  }
+
   async delete(accountId: string, prefix: string): Promise<boolean> {
     const res = await this.db.deleteFrom('pull_through_cache_rules').where('account_id', '=', accountId).where('prefix', '=', prefix).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;

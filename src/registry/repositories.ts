@@ -2,7 +2,7 @@
 import { RegistryError } from '../core/errors.ts';
 import { ACCOUNT_SETTINGS } from '../core/account-settings.ts';
 import { validateRepositoryName } from '../core/names.ts';
-import type { CreationTemplateRow, MetaStore, Repository, RepositorySettings, TagMutability } from '../meta/index.ts';
+import { DEFAULT_REPOSITORY_SETTINGS, type CreationTemplateRow, type MetaStore, type Repository, type RepositorySettings, type TagMutability } from '../meta/index.ts';
 import type { RegistryContext } from './context.ts';
 
 /**
@@ -73,20 +73,32 @@ export function templateSettings(t: CreationTemplate): RepositorySettings {
  * resource tags and policy texts; otherwise NAME_UNKNOWN, as ECR answers. Callers that create on push
  * do so in the transaction that stores what is pushed, so a refused push leaves no repository behind.
  */
-export async function ensureRepository(tx: MetaStore, accountId: string, name: string, now: number, settings?: RepositorySettings): Promise<{ repository: Repository; created: boolean }> {
+export async function ensureRepository(
+  tx: MetaStore,
+  accountId: string,
+  name: string,
+  now: number,
+  settings?: RepositorySettings,
+  appliedFor: 'CREATE_ON_PUSH' | 'PULL_THROUGH_CACHE' | 'REPLICATION' = 'CREATE_ON_PUSH',
+): Promise<{ repository: Repository; created: boolean }> {
   let template: CreationTemplate | undefined;
   if (settings === undefined) {
     const existing = await tx.repositories.get(accountId, name);
     if (existing !== undefined) return { repository: existing, created: false };
-    const row = matchCreationTemplate(await tx.creationTemplates.list(accountId), name, 'CREATE_ON_PUSH');
-    if (row === undefined) {
+    const row = matchCreationTemplate(await tx.creationTemplates.list(accountId), name, appliedFor);
+    // A pull through a cache rule or a replication creates the repository anyway (with ECR's
+    // defaults when no template is for it); a push only with a CREATE_ON_PUSH template.
+    if (row === undefined && appliedFor !== 'CREATE_ON_PUSH') {
+      settings = DEFAULT_REPOSITORY_SETTINGS;
+    } else if (row === undefined) {
       throw new RegistryError(
         'NameUnknown',
         `repository ${name} does not exist in registry ${accountId} and no repository creation template for CREATE_ON_PUSH matches its name; create the repository first, or a template for its prefix or ROOT`,
         { name },
       );
+    } else {
+      template = creationTemplate(row);
     }
-    template = creationTemplate(row);
   }
   const r = await tx.repositories.ensure(accountId, name, now, settings ?? (template === undefined ? undefined : templateSettings(template)));
   if (!r.created) return r;
@@ -126,12 +138,15 @@ export class RepositoryService {
     return ((await this.ctx.meta.accountSettings.get(accountId, 'BLOB_MOUNTING')) ?? ACCOUNT_SETTINGS.BLOB_MOUNTING.default) === 'ENABLED';
   }
 
-  /** The repository, created now if it does not exist and a CREATE_ON_PUSH template matches its name (see ensureRepository). */
-  async getOrCreate(accountId: string, name: string): Promise<Repository> {
+  /**
+   * The repository, created now if it does not exist: for a push when a CREATE_ON_PUSH template
+   * matches its name, for a pull through a cache rule or a replication always (see ensureRepository).
+   */
+  async getOrCreate(accountId: string, name: string, appliedFor: 'CREATE_ON_PUSH' | 'PULL_THROUGH_CACHE' | 'REPLICATION' = 'CREATE_ON_PUSH'): Promise<Repository> {
     validateRepositoryName(name);
     const existing = await this.ctx.meta.repositories.get(accountId, name);
     if (existing !== undefined) return existing;
-    const { repository, created } = await this.ctx.meta.transaction(async (tx) => await ensureRepository(tx, accountId, name, this.ctx.now()));
+    const { repository, created } = await this.ctx.meta.transaction(async (tx) => await ensureRepository(tx, accountId, name, this.ctx.now(), undefined, appliedFor));
     if (created) this.ctx.log.info({ repository: name, account: accountId }, 'repository created');
     return repository;
   }

@@ -442,6 +442,15 @@ const steps: Record<string, Step> = {
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('pull_through_cache_rules_pk', ['account_id', 'prefix'])
       .execute();
+    // When a cached tag was last compared with its upstream (revalidated after a period, as ECR).
+    await db.schema
+      .createTable('pull_through_cache_checks')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+      .addColumn('tag', h.bytewiseText, (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('checked_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('pull_through_cache_checks_pk', ['repository_id', 'tag'])
+      .execute();
   },
 };
 
