@@ -15,6 +15,7 @@ import type { MetaStore } from '../meta/index.ts';
 import { Registry } from '../registry/index.ts';
 import { ScanService, type ScanJob } from '../scan/service.ts';
 import { Quarantine } from '../scan/quarantine.ts';
+import { PullThroughCache, type ImportJob } from '../proxy/service.ts';
 import { syncSources } from '../scan/vulndb.ts';
 import { parseRates, RateLimiter } from '../core/throttle.ts';
 import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
@@ -37,6 +38,8 @@ export interface App {
   /** Vulnerability scanning, and the quarantine of images with findings. */
   scans: ScanService;
   quarantine: Quarantine;
+  /** The pull-through cache. */
+  proxy: PullThroughCache;
   http: FastifyInstance;
   boot: BootstrapResult;
   /** Starts listening and background work; resolves to the bound address. */
@@ -195,6 +198,25 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     if (changed) await jobs.enqueue({ kind: 'scan.rescan', dedupeKey: 'scan.rescan' });
   });
   if (sources.length > 0) jobs.schedule('vulndb.sync', config.scanning.syncInterval, { runNow: true });
+  // The pull-through cache (docs/adr/0018-pull-through-cache.md): manifests fetched from upstream
+  // are imported with their blobs by the proxy.import job.
+  const proxy = new PullThroughCache({
+    meta,
+    registry,
+    keyring,
+    log: log.child({ component: 'proxy' }),
+    now,
+    revalidateAfterMs: config.pullThroughCache.revalidateAfter * 1000,
+    enqueue: async (job) => await jobs.enqueue({ kind: 'proxy.import', payload: job, dedupeKey: `proxy.import ${job.accountId} ${job.repository} ${job.tag ?? ''} ${job.digest}` }),
+  });
+  // An import is tried a few times (an upstream outage); the next pull schedules it again.
+  jobs.register(
+    'proxy.import',
+    async (payload) => {
+      await proxy.import(payload as ImportJob);
+    },
+    { maxAttempts: 3 },
+  );
   const quarantine = new Quarantine(meta, now);
   registry.manifests.onStored(async (m) => {
     const repo = await meta.repositories.get(m.accountId, m.repository);
@@ -216,6 +238,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     meta,
     jobs,
     scans,
+    proxy,
     authorizer,
     keyring,
     verifier,
@@ -249,6 +272,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       now,
       quarantine,
       scans,
+      proxy,
       ...(config.storage.redirect.enabled ? { redirectSeconds: config.storage.redirect.expiry } : {}),
     },
     ready: async () => {
@@ -270,6 +294,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     jobs,
     scans,
     quarantine,
+    proxy,
     http,
     boot,
     async start() {

@@ -134,6 +134,11 @@ export const ConfigSchema = z
         syncInterval: duration('24h').describe('How often the sources are fetched (the vulndb.sync job); a source that cannot be reached is retried at the next interval and the data already loaded stays.'),
       })
       .prefault({}),
+    pullThroughCache: z
+      .strictObject({
+        revalidateAfter: duration('24h').describe('How long a tag cached through a pull-through cache rule is served before it is compared with the upstream again (ECR: 24 hours). Pulls by digest never go upstream once cached; a failing upstream leaves the cached copy served.'),
+      })
+      .prefault({}),
     pullTimes: z
       .strictObject({
         flushInterval: duration('10s').describe(

@@ -56,6 +56,12 @@ export const ERROR_CATALOG = {
     ecr: 'ImageStorageClassUpdateNotSupportedException',
     description: 'The image cannot move to that storage class now (an active index lists it).',
   },
+  UpstreamUnavailable: {
+    status: 502,
+    oci: 'UNKNOWN',
+    ecr: 'UnableToGetUpstreamImageException',
+    description: 'A pull-through cache rule applies but the upstream registry could not give the image (unreachable, refused the credentials, or failed).',
+  },
   ManifestReferenced: { status: 409, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The manifest is listed by an index in the repository; delete the index first.' },
   BlobReferenced: { status: 405, oci: 'UNSUPPORTED', ecr: 'InvalidParameterException', description: 'The blob is used by a manifest in the repository; delete the manifest first.' },
   TagInvalid: { status: 400, oci: 'MANIFEST_INVALID', ecr: 'InvalidParameterException', description: 'A tag does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.' },

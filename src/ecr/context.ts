@@ -5,6 +5,7 @@ import type { JobQueue } from '../jobs/index.ts';
 import type { MetaStore } from '../meta/index.ts';
 import type { Registry } from '../registry/index.ts';
 import type { ScanService } from '../scan/service.ts';
+import type { PullThroughCache } from '../proxy/service.ts';
 
 export interface EcrDeps {
   registry: Registry;
@@ -13,6 +14,8 @@ export interface EcrDeps {
   jobs: JobQueue;
   /** Vulnerability scanning (scans run as jobs). */
   scans: ScanService;
+  /** The pull-through cache (its rules are cached per process; the API invalidates them). */
+  proxy: PullThroughCache;
   authorizer: Authorizer;
   keyring: Keyring;
   region: string;

@@ -2,7 +2,7 @@
 // distribution-spec 1.1. Handlers throw RegistryError; the one error handler renders it.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { RegistryError } from '../core/errors.ts';
+import { isRegistryError, RegistryError } from '../core/errors.ts';
 import { parseDigest } from '../core/digest.ts';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
@@ -11,6 +11,7 @@ import type { RateLimiter } from '../core/throttle.ts';
 import { callerArns, DOWNLOAD_TOKEN_PARAM, OCI_ACTIONS, readDownloadToken, repositoryArn, requestFacts, type Authenticator, type Authorizer, type Keyring, type OciOperation, type Principal, type RequestFacts } from '../auth/index.ts';
 import type { ChunkOptions, Registry } from '../registry/index.ts';
 import type { Repository } from '../meta/index.ts';
+import type { Match, PullThroughCache } from '../proxy/service.ts';
 import { quarantineMessage, type Quarantine } from '../scan/quarantine.ts';
 import { toCycloneDx, toSpdx } from '../scan/sbom.ts';
 import type { ScanService } from '../scan/service.ts';
@@ -43,10 +44,24 @@ export interface OciDeps {
   quarantine?: Quarantine;
   /** Scans, for berth's SBOM endpoint (none: the endpoint answers 404). */
   scans?: ScanService;
+  /** The pull-through cache (none: no rules apply). */
+  proxy?: PullThroughCache;
 }
 
 const DEFAULT_PAGE = 1000;
 const MAX_PAGE = 10_000;
+
+/**
+ * The repository of a pull and the pull-through cache rule it falls under; under a rule, a
+ * repository that does not exist yet is `create`d once the upstream gave the image.
+ */
+export interface Pull {
+  repo: Repository | undefined;
+  match: Match | undefined;
+  /** Authorizes a fetch from upstream (ecr:BatchImportUpstreamImage). */
+  mayImport: () => Promise<void>;
+  create?: () => Promise<Repository>;
+}
 
 /** What serving a blob needs of a request. */
 type BlobCall = Pick<Call, 'req' | 'reply' | 'raw' | 'method'>;
@@ -218,10 +233,32 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
    */
   async function mayCreate(call: Call, name: string): Promise<void> {
     if ((await registry.repositories.find(call.accountId, name)) !== undefined) return;
+    await mayAct(call, 'ecr:CreateRepository', name);
+  }
+
+  /** Authorizes one action beyond the request's own on the repository. */
+  async function mayAct(call: Call, action: string, name: string): Promise<void> {
     const arn = repositoryArn(deps.region, call.accountId, name);
-    const d = await deps.authorizer.authorize(call.principal, 'ecr:CreateRepository', { arn, accountId: call.accountId }, call.facts);
+    const d = await deps.authorizer.authorize(call.principal, action, { arn, accountId: call.accountId }, call.facts);
     if (!d.allowed && call.principal === null) throw new RegistryError('Unauthorized', 'authentication required');
-    if (!d.allowed) throw new RegistryError('Denied', d.reason, { action: 'ecr:CreateRepository', resource: arn });
+    if (!d.allowed) throw new RegistryError('Denied', d.reason, { action, resource: arn });
+  }
+
+  /**
+   * The repository of a pull, with the pull-through cache rule it falls under. Under a rule a pull
+   * of a repository that does not exist yet creates it, which needs ecr:CreateRepository and
+   * ecr:BatchImportUpstreamImage, as in ECR (the latter also for every fetch from upstream).
+   */
+  async function pullRepository(call: Call, name: string, op: OciOperation): Promise<Pull> {
+    await authorized(call, name, op);
+    const match = deps.proxy === undefined ? undefined : await deps.proxy.match(call.accountId, name);
+    const mayImport = async (): Promise<void> => await mayAct(call, 'ecr:BatchImportUpstreamImage', name);
+    const existing = await registry.repositories.find(call.accountId, name);
+    if (existing !== undefined || match === undefined) return { repo: existing ?? (await registry.repositories.get(call.accountId, name)), match, mayImport };
+    await mayImport();
+    await mayAct(call, 'ecr:CreateRepository', name);
+    // Created once the upstream has given the image: a pull of something it lacks leaves nothing.
+    return { repo: undefined, match, mayImport, create: async () => await registry.repositories.getOrCreate(call.accountId, name, 'PULL_THROUGH_CACHE') };
   }
 
   async function catalog(call: Call): Promise<void> {
@@ -253,8 +290,16 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   }
 
   async function getManifest(call: Call, name: string, reference: string): Promise<void> {
-    const repo = await repository(call, name, 'manifest.get');
+    const pull = await pullRepository(call, name, 'manifest.get');
     const etagOf = (digest: string): string => `"${digest}"`;
+    const fetched = pull.match === undefined || deps.proxy === undefined ? undefined : await deps.proxy.manifest(pull, pull.match, reference);
+    if (fetched !== undefined) {
+      // From upstream (not cached yet, or the tag moved there): answered as received.
+      void call.reply.headers({ 'Content-Type': fetched.mediaType, 'Content-Length': String(fetched.body.length), 'Docker-Content-Digest': fetched.digest, ETag: etagOf(fetched.digest) });
+      await (call.method === 'HEAD' ? call.reply.send() : call.reply.send(fetched.body));
+      return;
+    }
+    const repo = pull.repo ?? (await registry.repositories.get(call.accountId, name));
     if (call.method === 'HEAD') {
       const m = await registry.manifests.head(repo, reference);
       await notQuarantined(repo, m.digest);
@@ -291,7 +336,35 @@ export async function ociPlugin(app: FastifyInstance, deps: OciDeps): Promise<vo
   }
 
   async function getBlob(call: Call, name: string, digest: string): Promise<void> {
-    const repo = await repository(call, name, 'blob.get');
+    const pull = await pullRepository(call, name, 'blob.get');
+    const { match, mayImport } = pull;
+    // A blob asked for before any manifest of the repository (clients fetch manifests first).
+    const repo = pull.repo ?? (await (pull.create as () => Promise<Repository>)());
+    if (match !== undefined && deps.proxy !== undefined) {
+      parseDigest(digest);
+      const cached = await registry.blobs.stat(repo, digest).then(
+        () => true,
+        (e: unknown) => {
+          if (isRegistryError(e) && e.code === 'BlobUnknown') return false;
+          throw e;
+        },
+      );
+      if (!cached) {
+        const common = { 'Docker-Content-Digest': digest, 'Content-Type': 'application/octet-stream', ETag: `"${digest}"` };
+        if (call.method === 'HEAD') {
+          const size = await deps.proxy.statBlob(match, digest, mayImport);
+          if (size === undefined) throw new RegistryError('BlobUnknown', `blob ${digest} is not in the upstream repository`, { digest });
+          await call.reply.headers({ ...common, 'Content-Length': String(size) }).send();
+          return;
+        }
+        const fromUpstream = await deps.proxy.blob(repo, match, digest, mayImport);
+        if (fromUpstream !== undefined) {
+          // Streamed from upstream while it is stored; a digest mismatch cuts the response short.
+          await call.reply.headers({ ...common, ...(fromUpstream.size !== undefined ? { 'Content-Length': String(fromUpstream.size) } : {}) }).send(fromUpstream.stream);
+          return;
+        }
+      }
+    }
     await sendBlob(call, repo, digest);
   }
 

@@ -530,6 +530,7 @@ async function protocolServer(
       meta: t.app.meta,
       jobs: t.app.jobs,
       scans: t.app.scans,
+      proxy: t.app.proxy,
       authorizer: t.app.authorizer,
       keyring,
       verifier,

@@ -1,7 +1,7 @@
 // Pull-through cache rules: Create/Describe/Update/DeletePullThroughCacheRule with ECR's fields and
 // exceptions (at most 50 rules per registry; a credential must name a secret of berth's secrets
 // store, `berth secret put`). The upstream may be any registry URL; the well-known ones get ECR's
-// `upstreamRegistry` name. ValidatePullThroughCacheRule comes with the pull path.
+// `upstreamRegistry` name; ValidatePullThroughCacheRule tries the upstream with the credentials.
 import type { PullThroughCacheRuleRow } from '../../meta/index.ts';
 import { MAX_PULL_THROUGH_CACHE_RULES, upstreamBaseUrl, upstreamRegistryOf } from '../../proxy/rules.ts';
 import type { EcrContext } from '../context.ts';
@@ -61,6 +61,7 @@ const CreatePullThroughCacheRule = defineOperation('CreatePullThroughCacheRule',
   if (!(await ctx.meta.pullThroughCacheRules.create(row))) {
     throw new EcrException('PullThroughCacheRuleAlreadyExistsException', `A pull through cache rule with prefix '${input.ecrRepositoryPrefix}' already exists in the registry with id '${ctx.accountId}'`);
   }
+  ctx.proxy.invalidate(ctx.accountId);
   ctx.log.info({ account: ctx.accountId, prefix: row.prefix, upstream: row.upstreamUrl }, 'pull through cache rule created');
   const { updatedAt: _updated, ...shape } = ruleShape(row);
   return shape;
@@ -90,6 +91,7 @@ const UpdatePullThroughCacheRule = defineOperation('UpdatePullThroughCacheRule',
   const credentialArn = input.credentialArn ?? rule.credentialArn;
   const customRoleArn = input.customRoleArn ?? rule.customRoleArn;
   await ctx.meta.pullThroughCacheRules.update(ctx.accountId, rule.prefix, { credentialArn, customRoleArn }, now);
+  ctx.proxy.invalidate(ctx.accountId);
   return {
     ecrRepositoryPrefix: rule.prefix,
     registryId: ctx.accountId,
@@ -104,8 +106,35 @@ const DeletePullThroughCacheRule = defineOperation('DeletePullThroughCacheRule',
   await ctx.authorize('ecr:DeletePullThroughCacheRule');
   const rule = await ctx.meta.pullThroughCacheRules.get(ctx.accountId, input.ecrRepositoryPrefix);
   if (rule === undefined || !(await ctx.meta.pullThroughCacheRules.delete(ctx.accountId, rule.prefix))) throw notFound(ctx, input.ecrRepositoryPrefix);
+  ctx.proxy.invalidate(ctx.accountId);
   const { updatedAt: _updated, upstreamRegistry: _registry, ...shape } = ruleShape(rule);
   return shape;
 });
 
-export const PULL_THROUGH_CACHE_OPERATIONS = [CreatePullThroughCacheRule, DescribePullThroughCacheRules, UpdatePullThroughCacheRule, DeletePullThroughCacheRule] as ReadonlyArray<EcrOperation<OperationName>>;
+// Whether berth can reach the rule's upstream with its credentials: GET /v2/ through the
+// registry's challenge (the answer says why not, as ECR's `failure`).
+const ValidatePullThroughCacheRule = defineOperation('ValidatePullThroughCacheRule', async (ctx, input) => {
+  await ctx.authorize('ecr:ValidatePullThroughCacheRule');
+  const rule = await ctx.meta.pullThroughCacheRules.get(ctx.accountId, input.ecrRepositoryPrefix);
+  if (rule === undefined) throw notFound(ctx, input.ecrRepositoryPrefix);
+  let failure: string | undefined;
+  try {
+    await (await ctx.proxy.client(rule)).ping();
+  } catch (e) {
+    failure = e instanceof Error ? e.message : String(e);
+  }
+  return {
+    ecrRepositoryPrefix: rule.prefix,
+    registryId: ctx.accountId,
+    upstreamRegistryUrl: rule.upstreamUrl,
+    ...(rule.credentialArn !== null ? { credentialArn: rule.credentialArn } : {}),
+    ...(rule.customRoleArn !== null ? { customRoleArn: rule.customRoleArn } : {}),
+    ...(rule.upstreamPrefix !== null ? { upstreamRepositoryPrefix: rule.upstreamPrefix } : {}),
+    isValid: failure === undefined,
+    ...(failure !== undefined ? { failure: failure.slice(0, 1000) } : {}),
+  };
+});
+
+export const PULL_THROUGH_CACHE_OPERATIONS = [CreatePullThroughCacheRule, DescribePullThroughCacheRules, UpdatePullThroughCacheRule, DeletePullThroughCacheRule, ValidatePullThroughCacheRule] as ReadonlyArray<
+  EcrOperation<OperationName>
+>;
