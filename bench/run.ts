@@ -9,6 +9,7 @@ import { CASES, scaleCase, type CaseDef } from './cases.ts';
 import { runEcrSuite } from './ecr.ts';
 import { runLifecycleSuite } from './lifecycle.ts';
 import { runLocalSuite, type LocalOptions } from './local.ts';
+import { runProxySuite } from './proxy.ts';
 import { runScanSuite } from './scan.ts';
 import type { ScaleoutConfigId } from './report.ts';
 import { checkScaleoutEnvironment, runScaleoutSuite, scaleoutCases, SCALEOUT_CONFIGS, type ScaleoutOptions } from './scaleout.ts';
@@ -17,14 +18,16 @@ import { computeDigests, errorText, log } from './workload.ts';
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite local|scaleout|ecr|lifecycle|scan|all  local: berth vs Distribution on local disk (default);
+  --suite local|scaleout|ecr|lifecycle|scan|proxy|all  local: berth vs Distribution on local disk (default);
                            scaleout: berth over PostgreSQL + Ceph RGW, 1 and 3 processes and
                            redirects, vs Distribution's s3 driver; ecr: the ECR API (SigV4
                            requests, the layer API) next to /v2/ on berth and Distribution;
                            lifecycle: a policy over 100,000 images, a collector pass after
                            10,000 deletes; scan: scanning the Debian fixture image (BASIC,
                            ENHANCED) and re-evaluating 1,000 stored inventories after a data
-                           update, with the OSV corpus; all: every suite
+                           update, with the OSV corpus; proxy: time to first byte of a 100 MiB
+                           layer through the pull-through cache, cold and cached, against a
+                           Distribution upstream; all: every suite
   --cases 1,2,5            local suite: cases to run (default: all: ${CASES.map((c) => c.id).join(',')})
   --only berth|distribution  local suite: one server only (default: both)
   --configs 1,2,3,4        scale-out suite: configurations to run (default: all: ${SCALEOUT_CONFIGS.map((c) => c.id).join(',')})
@@ -39,7 +42,7 @@ postgres://postgres@127.0.0.1:5432/postgres) and an S3 store (S3_ENDPOINT etc., 
 /work/shared/tools/ceph-rgw.sh env); without them it says why and runs nothing.
 `;
 
-type Suite = 'local' | 'scaleout' | 'ecr' | 'lifecycle' | 'scan' | 'all';
+type Suite = 'local' | 'scaleout' | 'ecr' | 'lifecycle' | 'scan' | 'proxy' | 'all';
 
 interface Options {
   suite: Suite;
@@ -71,10 +74,10 @@ function parseOptions(): Options {
     process.exit(0);
   }
   const suite = values.suite ?? 'local';
-  if (suite !== 'local' && suite !== 'scaleout' && suite !== 'ecr' && suite !== 'lifecycle' && suite !== 'scan' && suite !== 'all') {
-    throw new UsageError(`--suite must be local, scaleout, ecr, lifecycle, scan or all, got ${suite}`);
+  if (suite !== 'local' && suite !== 'scaleout' && suite !== 'ecr' && suite !== 'lifecycle' && suite !== 'scan' && suite !== 'proxy' && suite !== 'all') {
+    throw new UsageError(`--suite must be local, scaleout, ecr, lifecycle, scan, proxy or all, got ${suite}`);
   }
-  if ((suite === 'ecr' || suite === 'lifecycle' || suite === 'scan') && (values.cases !== undefined || values.only !== undefined || values.configs !== undefined)) {
+  if ((suite === 'ecr' || suite === 'lifecycle' || suite === 'scan' || suite === 'proxy') && (values.cases !== undefined || values.only !== undefined || values.configs !== undefined)) {
     throw new UsageError(`--cases, --only and --configs do not apply to the ${suite} suite`);
   }
   if (suite === 'scaleout' && (values.cases !== undefined || values.only !== undefined)) {
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
   const runEcr = opts.suite === 'ecr' || opts.suite === 'all';
   const runLifecycle = opts.suite === 'lifecycle' || opts.suite === 'all';
   const runScan = opts.suite === 'scan' || opts.suite === 'all';
+  const runProxy = opts.suite === 'proxy' || opts.suite === 'all';
 
   // Before anything else: without PostgreSQL and S3 the scale-out suite only says why.
   let scaleoutSkipped: string | undefined;
@@ -149,7 +153,7 @@ async function main(): Promise<void> {
       log(`scale-out suite skipped: ${scaleoutSkipped}`);
     }
   }
-  if (!runLocal && !runScaleout && !runEcr && !runLifecycle && !runScan) {
+  if (!runLocal && !runScaleout && !runEcr && !runLifecycle && !runScan && !runProxy) {
     process.stdout.write(`\nberth scale-out: not run: ${scaleoutSkipped ?? 'nothing selected'}\n`);
     if (opts.json !== undefined) writeFileSync(opts.json, `${JSON.stringify({ scaleout: { skipped: scaleoutSkipped } }, null, 2)}\n`);
     return;
@@ -199,6 +203,13 @@ async function main(): Promise<void> {
     process.stdout.write(scan.output);
     json.scan = scan.json;
     failed ||= scan.failed;
+  }
+
+  if (runProxy && !isStopping()) {
+    const proxy = await runProxySuite({ scale: opts.scaleout.scale }, rootDir);
+    process.stdout.write(proxy.output);
+    json.proxy = proxy.json;
+    failed ||= proxy.failed;
   }
 
   if (opts.json !== undefined) {
