@@ -7,7 +7,7 @@
 import { describe, test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { CreatePullThroughCacheRuleCommand, DescribeImagesCommand } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, CreatePullThroughCacheRuleCommand, DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import { ociError, startFake, type FakeRequest, type FakeServer } from '../../src/upstream/fake-registry.ts';
 import { addUser, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
@@ -208,6 +208,22 @@ describe('pulls through a cache rule', () => {
     const down = await t.fetch('/v2/up/team/never/manifests/latest', { headers: { accept: MANIFEST } });
     assert.equal(down.status, 502);
     assert.match(((await down.json()) as { errors: Array<{ message: string }> }).errors[0]?.message ?? '', /upstream/);
+  });
+
+  test('BatchGetImage pulls through too; upstream failures are the model\'s Upstream* failure codes', async () => {
+    const v5 = image('v5');
+    up.tags.set('batch/app:v5', v5);
+    const got = await t.ecr.send(new BatchGetImageCommand({ repositoryName: 'up/batch/app', imageIds: [{ imageTag: 'v5' }, { imageTag: 'absent' }] }));
+    assert.equal(got.images?.[0]?.imageId?.imageDigest, v5.digest);
+    assert.equal(got.images?.[0]?.imageManifest, v5.manifest.toString('utf8'));
+    assert.deepEqual(got.failures?.map((f) => f.failureCode), ['ImageNotFound']);
+    up.mode = 'down';
+    const down = await t.ecr.send(new BatchGetImageCommand({ repositoryName: 'up/batch/app', imageIds: [{ imageTag: 'other' }] }));
+    assert.equal(down.failures?.[0]?.failureCode, 'UpstreamUnavailable');
+    up.mode = 'rate-limited';
+    const limited = await t.ecr.send(new BatchGetImageCommand({ repositoryName: 'up/batch/app', imageIds: [{ imageTag: 'other' }] }));
+    assert.equal(limited.failures?.[0]?.failureCode, 'UpstreamTooManyRequests');
+    up.mode = 'ok';
   });
 
   test('authorization: an uncached pull needs ecr:BatchImportUpstreamImage and ecr:CreateRepository; a cached image only pull access', async () => {
