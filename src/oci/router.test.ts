@@ -19,6 +19,7 @@ describe('matchRoute', () => {
     [`/v2/a/b/blobs/uploads/${ID}`, { kind: 'upload', name: 'a/b', id: ID }],
     ['/v2/a/b/tags/list', { kind: 'tags', name: 'a/b' }],
     [`/v2/a/b/referrers/${D}`, { kind: 'referrers', name: 'a/b', digest: D }],
+    ['/v2/a/b/_berth/sbom/v1', { kind: 'sbom', name: 'a/b', reference: 'v1' }],
   ];
   for (const [path, route] of cases) {
     test(`${path}`, () => {
@@ -99,7 +100,7 @@ describe('matchRoute', () => {
 });
 
 describe('ALLOWED_METHODS', () => {
-  test('each endpoint answers the methods of distribution-spec 1.1', () => {
+  test('each endpoint answers the methods of distribution-spec 1.1 (and berth\'s SBOM endpoint GET)', () => {
     assert.deepEqual(ALLOWED_METHODS, {
       base: ['GET', 'HEAD'],
       catalog: ['GET'],
@@ -109,6 +110,7 @@ describe('ALLOWED_METHODS', () => {
       upload: ['GET', 'PATCH', 'PUT', 'DELETE'],
       tags: ['GET'],
       referrers: ['GET'],
+      sbom: ['GET'],
     });
   });
 });
