@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { mergeScopes } from './auth.ts';
 import { RegistryClient } from './client.ts';
-import { UpstreamError } from './errors.ts';
-import { ociError, startFake, type FakeRequest } from './fake-registry.ts';
+import { ociError, startFake, type FakeRequest, isUpstream } from './fake-registry.ts';
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
 
@@ -21,14 +20,6 @@ function scopesOf(r: FakeRequest): string[] {
   return new URL(r.url, 'http://x').searchParams.getAll('scope');
 }
 
-function isUpstream(kind: string, check: (e: UpstreamError) => void = () => undefined) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    check(e);
-    return true;
-  };
-}
 
 test('scopes merge per resource, sorted', () => {
   assert.deepEqual(mergeScopes('repository:b:pull', 'repository:a:push repository:b:push,pull', 'repository:a:pull'), ['repository:a:pull,push', 'repository:b:pull,push']);

@@ -6,20 +6,11 @@ import { digestOf } from '../core/digest.ts';
 import { MAX_MANIFEST_BYTES } from '../core/manifest.ts';
 import { MT } from '../core/media-types.ts';
 import { RegistryClient, referrersTag } from './client.ts';
-import { UpstreamError } from './errors.ts';
-import { ociError, startFake } from './fake-registry.ts';
+import { ociError, startFake, isUpstream } from './fake-registry.ts';
 
 const IMAGE = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: { mediaType: MT.ociConfig, digest: digestOf('{}'), size: 2 }, layers: [] }));
 const IMAGE_DIGEST = digestOf(IMAGE);
 
-function isUpstream(kind: string, check: (e: UpstreamError) => void = () => undefined) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    check(e);
-    return true;
-  };
-}
 
 /** Reads a stream into a sink that only counts it as stored when the stream ended cleanly. */
 async function store(stream: Readable): Promise<{ stored: Buffer | undefined; error: unknown }> {

@@ -8,7 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { digestOf } from '../core/digest.ts';
 import { MT } from '../core/media-types.ts';
 import { distributionMissing, startDistribution, tokenAuthMissing, type RunningDistribution } from '../../test/helpers/distribution.ts';
-import { RegistryClient, UpstreamError, type Credentials } from './index.ts';
+import { isUpstream } from './fake-registry.ts';
+import { RegistryClient, type Credentials } from './index.ts';
 
 interface Blob {
   bytes: Buffer;
@@ -57,14 +58,6 @@ async function readAllOf(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function isUpstream(kind: string, check: (e: UpstreamError) => void = () => undefined) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    check(e);
-    return true;
-  };
-}
 
 describe('against CNCF Distribution, anonymous', { skip: distributionMissing() }, () => {
   let registry: RunningDistribution;

@@ -2,6 +2,8 @@
 // Each test gives the handler; the server records every request (method, URL, headers, body).
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import assert from 'node:assert/strict';
+import { UpstreamError } from './errors.ts';
 
 export interface FakeRequest {
   method: string;
@@ -50,4 +52,14 @@ export async function startFake(handler: FakeHandler): Promise<FakeServer> {
 export function ociError(res: ServerResponse, status: number, code: string, message = code.toLowerCase(), headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ errors: [{ code, message }] }));
+}
+
+/** For assert.rejects: the error is an UpstreamError of `kind` (and passes `check`). */
+export function isUpstream(kind: string, check: (e: UpstreamError) => void = () => undefined) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
+    assert.equal(e.kind, kind, e.message);
+    check(e);
+    return true;
+  };
 }

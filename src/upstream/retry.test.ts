@@ -3,19 +3,10 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { digestOf } from '../core/digest.ts';
 import { RegistryClient } from './client.ts';
-import { UpstreamError } from './errors.ts';
-import { ociError, startFake } from './fake-registry.ts';
+import { ociError, startFake, isUpstream } from './fake-registry.ts';
 
 const INDEX = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}');
 
-function isUpstream(kind: string, check: (e: UpstreamError) => void = () => undefined) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof UpstreamError, `expected an UpstreamError, got ${String(e)}`);
-    assert.equal(e.kind, kind, e.message);
-    check(e);
-    return true;
-  };
-}
 
 test('503 then 200: retried', async (t) => {
   let calls = 0;
