@@ -308,7 +308,8 @@ export class ManifestService {
   /** The referrers index of `subject` (OCI distribution-spec "Listing Referrers"). */
   async referrers(repo: Repository, subject: string, artifactType?: string): Promise<{ schemaVersion: 2; mediaType: string; manifests: Descriptor[] }> {
     parseDigest(subject);
-    const rows = await this.ctx.meta.manifests.referrers(repo.id, subject, artifactType);
+    // Archived referrers are not listed: they cannot be pulled until restored.
+    const rows = (await this.ctx.meta.manifests.referrers(repo.id, subject, artifactType)).filter((m) => m.status === 'ACTIVE');
     return {
       schemaVersion: 2,
       mediaType: MT.ociIndex,

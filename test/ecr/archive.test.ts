@@ -144,12 +144,16 @@ describe('archive storage class', () => {
     assert.match(alone.message, new RegExp(idx));
     assert.equal((await describe1(amd.digest)).imageStatus, 'ACTIVE', 'nothing changed');
 
+    const referrers = async (): Promise<string[]> => ((await (await t.fetch(`/v2/${REPO}/referrers/${amd.digest}`)).json()) as { manifests: Array<{ digest: string }> }).manifests.map((m) => m.digest);
+    assert.deepEqual(await referrers(), [sig.digest]);
     await t.ecr.send(new UpdateImageStorageClassCommand({ repositoryName: REPO, imageId: { imageTag: 'multi' }, targetStorageClass: 'ARCHIVE' }));
     for (const d of [idx, amd.digest, arm.digest, sig.digest]) assert.equal((await describe1(d)).imageStatus, 'ARCHIVED', d);
     assert.equal(await pullStatus(arm.digest), 404);
+    assert.deepEqual(await referrers(), [], 'archived referrers are not listed on /v2/');
 
     await t.ecr.send(new UpdateImageStorageClassCommand({ repositoryName: REPO, imageId: { imageTag: 'multi' }, targetStorageClass: 'STANDARD' }));
     for (const d of [idx, amd.digest, arm.digest, sig.digest]) assert.equal((await describe1(d)).imageStatus, 'ACTIVE', d);
+    assert.deepEqual(await referrers(), [sig.digest]);
   });
 
   test('a manifest that another active index lists stays active when one index is archived', async () => {
