@@ -116,7 +116,7 @@ async function throughCache(ctx: EcrContext, input: BatchGetImageRequest, existi
       continue;
     }
     try {
-      const reference = checked.digest ?? (checked.tag);
+      const reference = checked.digest ?? checked.tag ?? '';
       const fetched = await ctx.proxy.manifest({ repo, mayImport: async () => undefined, create }, match, reference);
       if (fetched !== undefined) {
         if (checked.digest !== undefined && checked.tag !== undefined && fetched.digest !== checked.digest) {
