@@ -42,6 +42,8 @@ export interface ImportJob {
 }
 
 const RULE_CACHE_MS = 5_000;
+/** After a failed revalidation, the next one is tried this much later at most (the cached copy is served meanwhile). */
+const RETRY_CHECK_MS = 60_000;
 
 export type Match = RuleMatch<PullThroughCacheRuleRow>;
 
@@ -118,7 +120,9 @@ export class PullThroughCache {
         await this.deps.meta.pullThroughCacheRules.recordCheck(repo.id, ref.tag, head.digest, now);
         if (head.digest === local) return undefined;
       } catch (e) {
+        // Serve the cached tag, and ask upstream again in a minute rather than on every pull.
         this.deps.log.warn({ err: e, repository: repo.name, tag: ref.tag }, 'upstream unavailable: serving the cached tag');
+        await this.deps.meta.pullThroughCacheRules.recordCheck(repo.id, ref.tag, check?.digest ?? local, this.deps.now() - this.deps.revalidateAfterMs + Math.min(RETRY_CHECK_MS, this.deps.revalidateAfterMs));
         return undefined;
       }
     }

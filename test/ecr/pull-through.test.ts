@@ -148,8 +148,14 @@ describe('pulls through a cache rule', () => {
     const stale = await pull('latest');
     assert.equal(stale.status, 200, 'the cached copy when the upstream is down');
     assert.equal(stale.headers.get('docker-content-digest'), v1.digest);
+    // After a failed check the cached copy is served without asking upstream again for a while.
+    const asked = up.server.requests.length;
+    assert.equal((await pull('latest')).headers.get('docker-content-digest'), v1.digest);
+    assert.equal(up.server.requests.length, asked, 'no upstream request right after a failed check');
+    await new Promise((r) => setTimeout(r, 1100));
     up.mode = 'rate-limited';
     assert.equal((await pull('latest')).headers.get('docker-content-digest'), v1.digest, 'and when it rate-limits');
+    await new Promise((r) => setTimeout(r, 1100));
     up.mode = 'ok';
     up.tags.set('team/app:latest', v2);
     const moved = await pull('latest');
