@@ -14,7 +14,7 @@ import { buildInventory } from './inventory/index.ts';
 import { defaultLangExtractors } from './inventory/lang/index.ts';
 import { defaultOsExtractors } from './inventory/os/index.ts';
 import { DEFAULT_SCAN_LIMITS, ScanFailure, type Inventory, type ScanLimits } from './types.ts';
-import { matchInventory, severityCounts, type Finding } from './vulndb.ts';
+import { matchInventory, severityCounts, type CandidateCache, type Finding } from './vulndb.ts';
 
 export interface ScanContext {
   meta: MetaStore;
@@ -118,6 +118,7 @@ export class ScanService {
   async rescan(): Promise<{ evaluated: number; skipped: number }> {
     const { generation, updatedAt } = await this.ctx.meta.vulns.generation();
     const configs = new Map<string, RegistryScanningConfiguration>();
+    const advisories: CandidateCache = new Map();
     const repos = new Map<number, Repository | undefined>();
     let evaluated = 0;
     let skipped = 0;
@@ -144,7 +145,7 @@ export class ScanService {
         const scan = await this.ctx.meta.scans.get(repo.id, s.digest);
         if (scan?.inventory === null || scan === undefined) continue;
         const previous = (scan.findings ?? []) as Finding[];
-        const findings = await matchInventory(this.ctx.meta, scan.inventory as Inventory, scan.scanType, previous, this.ctx.now());
+        const findings = await matchInventory(this.ctx.meta, scan.inventory as Inventory, scan.scanType, previous, this.ctx.now(), advisories);
         const counts = severityCounts(findings);
         const now = this.ctx.now();
         await this.ctx.meta.transaction(async (tx) => {

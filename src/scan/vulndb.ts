@@ -94,20 +94,37 @@ export async function importAdvisories(meta: MetaStore, path: string, opts: OsvS
 }
 
 /** The vulnerabilities of the inventory's packages (OS packages only for `BASIC`), most severe first. */
-export async function matchInventory(meta: MetaStore, inventory: Inventory, scanType: 'BASIC' | 'ENHANCED', previous: readonly Finding[] = [], now = Date.now()): Promise<Finding[]> {
+/**
+ * Advisories already read, by `family NUL name` (none: an empty list). One evaluation of many
+ * inventories against the same data (a rescan) shares one, so each package's advisories are read
+ * and parsed once.
+ */
+export type CandidateCache = Map<string, OsvRecord[]>;
+
+export async function matchInventory(
+  meta: MetaStore,
+  inventory: Inventory,
+  scanType: 'BASIC' | 'ENHANCED',
+  previous: readonly Finding[] = [],
+  now = Date.now(),
+  candidates: CandidateCache = new Map(),
+): Promise<Finding[]> {
   const packages = inventory.packages.filter((p) => scanType === 'ENHANCED' || p.kind === 'os');
-  // Candidates per family, by every name a package may be advised under.
+  // Candidates per family, by every name a package may be advised under (those not read yet).
   const byFamily = new Map<string, Set<string>>();
   for (const p of packages) {
     const family = familyOf(p.ecosystem);
     const names = byFamily.get(family) ?? new Set<string>();
-    names.add(packageNameKey(family, p.name));
-    if (p.sourceName !== undefined) names.add(packageNameKey(family, p.sourceName));
+    for (const n of p.sourceName !== undefined ? [p.name, p.sourceName] : [p.name]) {
+      const key = packageNameKey(family, n);
+      if (!candidates.has(`${family}\u0000${key}`)) names.add(key);
+    }
     byFamily.set(family, names);
   }
-  const candidates = new Map<string, OsvRecord[]>();
   for (const [family, names] of byFamily) {
-    for (const [key, texts] of await meta.vulns.candidates(family, [...names])) candidates.set(`${family}\u0000${key}`, texts.map((t) => JSON.parse(t) as OsvRecord));
+    if (names.size === 0) continue;
+    const found = await meta.vulns.candidates(family, [...names]);
+    for (const key of names) candidates.set(`${family}\u0000${key}`, (found.get(key) ?? []).map((t) => JSON.parse(t) as OsvRecord));
   }
   const first = new Map(previous.map((f) => [findingKey(f.package, f.ids), f.firstObservedAt]));
   const out = new Map<string, Finding>();
