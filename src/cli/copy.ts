@@ -101,6 +101,8 @@ export const COPY_PLAN: readonly TablePlan[] = [
   { name: 'secrets', key: ['account_id', 'name'], batch: 500, mode: 'sync' },
   { name: 'pull_through_cache_rules', key: ['account_id', 'prefix'], batch: 500, mode: 'sync' },
   { name: 'pull_through_cache_checks', key: ['repository_id', 'tag'], batch: 500, mode: 'sync' },
+  { name: 'replication_configurations', key: ['account_id'], batch: 500, mode: 'sync' },
+  { name: 'replication_statuses', key: ['repository_id', 'digest', 'region', 'registry_id'], batch: 500, mode: 'sync' },
   { name: 'uploads', notCopied: 'upload sessions in progress are not copied: their clients start those uploads again' },
   { name: 'events', key: ['id'], batch: 500, mode: 'sync' },
   // Pending work keeps its id; a job claimed by a source process becomes pending again, and a job

@@ -7,3 +7,4 @@ export type { PostgresOptions } from './postgres.ts';
 export { IamStore, customerPolicyArn, type IamPrincipal, type IamPrincipalKind, type IamPolicy, type AppliedPolicy } from './iam.ts';
 export { ScanStore, VulnStore, type AdvisoryRow, type ImageScan, type ScanStatusValue, type VulnSource } from './scans.ts';
 export { PullThroughCacheRuleStore, SecretStore, type PullThroughCacheRuleRow, type SecretRow } from './upstreams.ts';
+export { ReplicationStore, type ReplicationDestinationRow, type ReplicationRuleRow, type ReplicationStatusRow, type ReplicationStatusValue } from './replication.ts';

@@ -255,6 +255,26 @@ export interface PullThroughCacheChecksTable {
   checked_at: number;
 }
 
+export interface ReplicationConfigurationsTable {
+  account_id: string;
+  /** JSON: ECR's ReplicationConfiguration rules (destinations and repository filters). */
+  rules: string;
+  updated_at: number;
+}
+
+export interface ReplicationStatusesTable {
+  repository_id: number;
+  digest: string;
+  /** The destination: its region and registry (account) id. */
+  region: string;
+  registry_id: string;
+  /** IN_PROGRESS, COMPLETE or FAILED. */
+  status: string;
+  failure_code: string | null;
+  failure_reason: string | null;
+  updated_at: number;
+}
+
 export interface PullTimeExclusionsTable {
   account_id: string;
   principal_arn: string;
@@ -355,6 +375,8 @@ export interface Database {
   secrets: SecretsTable;
   pull_through_cache_rules: PullThroughCacheRulesTable;
   pull_through_cache_checks: PullThroughCacheChecksTable;
+  replication_configurations: ReplicationConfigurationsTable;
+  replication_statuses: ReplicationStatusesTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;

@@ -2,6 +2,7 @@
 import { sql, type ExpressionBuilder, type Kysely, type OnConflictBuilder, type OnConflictUpdateBuilder, type RawBuilder, type Transaction } from 'kysely';
 import { ScanStore, VulnStore } from './scans.ts';
 import { PullThroughCacheRuleStore, SecretStore } from './upstreams.ts';
+import { ReplicationStore } from './replication.ts';
 import type { Database, ManifestsTable } from './schema.ts';
 import { IamStore } from './iam.ts';
 
@@ -1293,6 +1294,7 @@ export class MetaStore {
   readonly scans: ScanStore;
   readonly secrets: SecretStore;
   readonly pullThroughCacheRules: PullThroughCacheRuleStore;
+  readonly replication: ReplicationStore;
 
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
@@ -1323,6 +1325,7 @@ export class MetaStore {
     this.scans = new ScanStore(db);
     this.secrets = new SecretStore(db);
     this.pullThroughCacheRules = new PullThroughCacheRuleStore(db);
+    this.replication = new ReplicationStore(db);
   }
 
   /** Runs `fn` in one database transaction; nested calls join the outer transaction. */

@@ -452,6 +452,30 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('pull_through_cache_checks_pk', ['repository_id', 'tag'])
       .execute();
   },
+  '0013_replication': async (db) => {
+    // ECR's registry replication configuration (PutReplicationConfiguration), one per account, and
+    // the replication status of each pushed image per destination (DescribeImageReplicationStatus),
+    // gone with the image.
+    await db.schema
+      .createTable('replication_configurations')
+      .addColumn('account_id', 'text', (c) => c.primaryKey())
+      .addColumn('rules', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('replication_statuses')
+      .addColumn('repository_id', 'bigint', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('region', 'text', (c) => c.notNull())
+      .addColumn('registry_id', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('failure_code', 'text')
+      .addColumn('failure_reason', 'text')
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('replication_statuses_pk', ['repository_id', 'digest', 'region', 'registry_id'])
+      .addForeignKeyConstraint('replication_statuses_manifest', ['repository_id', 'digest'], 'manifests', ['repository_id', 'digest'], (c) => c.onDelete('cascade'))
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: DialectName): MigrationProvider {
