@@ -16,6 +16,8 @@ import { Registry } from '../registry/index.ts';
 import { ScanService, type ScanJob } from '../scan/service.ts';
 import { Quarantine } from '../scan/quarantine.ts';
 import { PullThroughCache, type ImportJob } from '../proxy/service.ts';
+import { parseDestinations, Replication, REPLICATION_MAX_ATTEMPTS, type ReplicationJob } from '../replication/index.ts';
+import { matchRoute, splitUrl } from '../oci/index.ts';
 import { syncSources } from '../scan/vulndb.ts';
 import { parseRates, RateLimiter } from '../core/throttle.ts';
 import { BlobStore, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../storage/index.ts';
@@ -40,6 +42,8 @@ export interface App {
   quarantine: Quarantine;
   /** The pull-through cache. */
   proxy: PullThroughCache;
+  /** Registry replication. */
+  replication: Replication;
   http: FastifyInstance;
   boot: BootstrapResult;
   /** Starts listening and background work; resolves to the bound address. */
@@ -65,6 +69,13 @@ export function defaultPublicUrl(config: Config, port: number): string {
   const { host } = parseListen(config.listen);
   const shown = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   return `${config.tls.cert === undefined ? 'http' : 'https'}://${shown}:${port}`;
+}
+
+/** The repository a /v2/ request URL addresses, if any. */
+function repositoryOfUrl(url: string): string | undefined {
+  const parts = splitUrl(url);
+  const route = parts === null ? null : matchRoute(parts.path);
+  return route !== null && 'name' in route ? route.name : undefined;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -222,6 +233,29 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     const repo = await meta.repositories.get(m.accountId, m.repository);
     if (repo !== undefined) await scans.pushed(repo, m.digest, m.mediaType, m.configMediaType);
   });
+  // Replication (docs/adr/0019-replication.md): a push covered by the account's replication rules
+  // becomes one replication.push job per destination, retried with backoff while it is down; a
+  // replicated push (in-process, or from another berth) is recorded and not replicated again.
+  const replication = new Replication({
+    meta,
+    registry,
+    authorizer,
+    region: config.region,
+    destinations: parseDestinations(config.replication.destinations),
+    enqueue: async (job, tx) => await jobs.enqueue({ kind: 'replication.push', payload: job, dedupeKey: `replication.push ${job.region} ${job.registryId} ${job.accountId} ${job.repository} ${job.digest}` }, tx),
+    now,
+    log: log.child({ component: 'replication' }),
+  });
+  jobs.register(
+    'replication.push',
+    async (payload, ctx) => {
+      await replication.run(payload as ReplicationJob, ctx.attempt);
+    },
+    { maxAttempts: REPLICATION_MAX_ATTEMPTS },
+  );
+  registry.manifests.onStored(async (m) => {
+    await replication.stored(m);
+  });
   jobs.register('lifecycle.preview', async (payload) => {
     const p = payload as { accountId: string; name: string; startedAt: number };
     await registry.lifecycle.completePreview(p.accountId, p.name, p.startedAt);
@@ -239,6 +273,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     jobs,
     scans,
     proxy,
+    replication,
     authorizer,
     keyring,
     verifier,
@@ -263,7 +298,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     oci: {
       registry,
       authenticator,
-      authorizer,
+      // An admitted replication may push to its repository with the ecr:ReplicateImage grant alone.
+      authorizer: replication.receiver.authorizer(authorizer),
       region: config.region,
       realm: 'berth',
       keyring,
@@ -281,6 +317,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     },
   });
 
+  // Pushes from another berth's replication (X-Berth-Replication) are admitted before they are routed.
+  http.addHook('onRequest', replication.receiver.hook(authenticator, repositoryOfUrl));
+
   let closing: Promise<void> | null = null;
   const app: App = {
     config,
@@ -295,6 +334,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     scans,
     quarantine,
     proxy,
+    replication,
     http,
     boot,
     async start() {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { parseRates } from '../core/throttle.ts';
+import { parseDestinations } from '../replication/destinations.ts';
 
 const duration = (def: string) =>
   z
@@ -137,6 +138,23 @@ export const ConfigSchema = z
     pullThroughCache: z
       .strictObject({
         revalidateAfter: duration('24h').describe('How long a tag cached through a pull-through cache rule is served before it is compared with the upstream again (ECR: 24 hours). Pulls by digest never go upstream once cached; a failing upstream leaves the cached copy served.'),
+      })
+      .prefault({}),
+    replication: z
+      .strictObject({
+        destinations: z
+          .union([z.string(), z.record(z.string(), z.unknown())])
+          .optional()
+          .superRefine((v, ctx) => {
+            try {
+              parseDestinations(v);
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          })
+          .describe(
+            'How berth reaches the regions replication rules name (PutReplicationConfiguration): a JSON or YAML mapping from region to destination. `{"us-west-2": {"endpoint": "https://berth-west:5000", "accessKeyId": "AKIA...", "secretAccessKey": "..."}}` is the berth serving us-west-2 and an access key there, either of the destination account or of the source account (which the destination registry policy must then grant ecr:ReplicateImage, and ecr:CreateRepository for new repositories, as in ECR). `{"type": "oci", "endpoint": "http://registry:5000", "username": "...", "password": "..."}` is any OCI registry (a rule\'s registryId is then not used). This deployment\'s own region needs no entry: its destinations are its other accounts.',
+          ),
       })
       .prefault({}),
     pullTimes: z

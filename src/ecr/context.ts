@@ -6,6 +6,7 @@ import type { MetaStore } from '../meta/index.ts';
 import type { Registry } from '../registry/index.ts';
 import type { ScanService } from '../scan/service.ts';
 import type { PullThroughCache } from '../proxy/service.ts';
+import type { Replication } from '../replication/index.ts';
 
 export interface EcrDeps {
   registry: Registry;
@@ -16,6 +17,8 @@ export interface EcrDeps {
   scans: ScanService;
   /** The pull-through cache (its rules are cached per process; the API invalidates them). */
   proxy: PullThroughCache;
+  /** Registry replication: configurations are checked against the destinations it can reach. */
+  replication: Replication;
   authorizer: Authorizer;
   keyring: Keyring;
   region: string;

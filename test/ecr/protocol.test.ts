@@ -531,6 +531,7 @@ async function protocolServer(
       jobs: t.app.jobs,
       scans: t.app.scans,
       proxy: t.app.proxy,
+      replication: t.app.replication,
       authorizer: t.app.authorizer,
       keyring,
       verifier,

@@ -1,7 +1,8 @@
 import { defineOperation } from '../operation.ts';
+import { replicationConfiguration } from './replication.ts';
 
-// The registry's settings: its id and its replication configuration (no rules until replication is built).
+// The registry's settings: its id and its replication configuration (PutReplicationConfiguration).
 export default defineOperation('DescribeRegistry', async (ctx) => {
   await ctx.authorize('ecr:DescribeRegistry');
-  return { registryId: ctx.accountId, replicationConfiguration: { rules: [] } };
+  return { registryId: ctx.accountId, replicationConfiguration: await replicationConfiguration(ctx) };
 });

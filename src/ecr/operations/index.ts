@@ -10,6 +10,7 @@ import { LIFECYCLE_OPERATIONS } from './lifecycle.ts';
 import { ARCHIVE_OPERATIONS } from './archive.ts';
 import { SCANNING_OPERATIONS } from './scanning.ts';
 import { PULL_THROUGH_CACHE_OPERATIONS } from './pull-through-cache.ts';
+import { REPLICATION_OPERATIONS } from './replication.ts';
 import GetAuthorizationToken from './GetAuthorizationToken.ts';
 
 export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
@@ -21,5 +22,6 @@ export const OPERATION_HANDLERS: ReadonlyArray<EcrOperation<OperationName>> = [
   ...ARCHIVE_OPERATIONS,
   ...SCANNING_OPERATIONS,
   ...PULL_THROUGH_CACHE_OPERATIONS,
+  ...REPLICATION_OPERATIONS,
   GetAuthorizationToken,
 ] as ReadonlyArray<EcrOperation<OperationName>>;
