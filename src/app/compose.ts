@@ -253,8 +253,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     },
     { maxAttempts: REPLICATION_MAX_ATTEMPTS },
   );
-  registry.manifests.onStored(async (m) => {
-    await replication.stored(m);
+  registry.manifests.onStoredInTransaction(async (m, tx) => {
+    await replication.stored(m, tx);
   });
   jobs.register('lifecycle.preview', async (payload) => {
     const p = payload as { accountId: string; name: string; startedAt: number };

@@ -63,6 +63,7 @@ export class ManifestService {
   private readonly gc: GcSettings;
   private readonly pulls: PullTimeRecorder | undefined;
   private readonly listeners: Array<(m: StoredManifest) => Promise<void>> = [];
+  private readonly txListeners: Array<(m: StoredManifest, tx: MetaStore) => Promise<void>> = [];
 
   constructor(ctx: RegistryContext, gc: GcSettings = defaultGcSettings(), pulls?: PullTimeRecorder) {
     this.ctx = ctx;
@@ -73,6 +74,15 @@ export class ManifestService {
   /** Runs `listener` after each push that stored a new manifest (scan on push); its failure does not fail the push. */
   onStored(listener: (m: StoredManifest) => Promise<void>): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Runs `listener` inside the push's transaction when a push stores a new manifest or moves a tag
+   * onto one (replication: its work is queued atomically with the push, so a crash loses neither);
+   * its failure fails the push.
+   */
+  onStoredInTransaction(listener: (m: StoredManifest, tx: MetaStore) => Promise<void>): void {
+    this.txListeners.push(listener);
   }
 
   private async resolve(repo: Repository, reference: string): Promise<string> {
@@ -176,6 +186,8 @@ export class ManifestService {
           },
           createdAt: now,
         });
+        const stored: StoredManifest = { accountId: repo.accountId, repository: repo.name, digest: parsed.digest, mediaType: parsed.mediaType, configMediaType: parsed.config?.mediaType ?? null, ...(tag !== undefined ? { tag } : {}) };
+        for (const listener of this.txListeners) await listener(stored, tx);
       }
       return { created: inserted, repoCreated, previous };
     });

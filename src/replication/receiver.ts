@@ -115,11 +115,11 @@ export class ReplicationReceiver {
    * After each stored manifest: true when the push was a replication (and its event is recorded),
    * so that the source side leaves it alone.
    */
-  async stored(m: StoredManifest): Promise<boolean> {
+  async stored(m: StoredManifest, tx: MetaStore = this.deps.meta): Promise<boolean> {
     const a = this.current();
     if (a === undefined) return false;
     if (a.accountId === m.accountId && a.repository === m.repository) {
-      await this.event(m.accountId, m.repository, a.source, { result: 'SUCCESS', digest: m.digest, ...(m.tag !== undefined ? { tag: m.tag } : {}) });
+      await this.event(m.accountId, m.repository, a.source, { result: 'SUCCESS', digest: m.digest, ...(m.tag !== undefined ? { tag: m.tag } : {}) }, tx);
     }
     return true;
   }
@@ -177,8 +177,8 @@ export class ReplicationReceiver {
   }
 
   /** ECR's `ECR Replication Action` event, in the destination registry. */
-  private async event(accountId: string, repository: string, source: ReplicationSource, what: { result: 'SUCCESS' | 'FAILED'; digest?: string; tag?: string }): Promise<void> {
-    await this.deps.meta.events.append({
+  private async event(accountId: string, repository: string, source: ReplicationSource, what: { result: 'SUCCESS' | 'FAILED'; digest?: string; tag?: string }, tx: MetaStore = this.deps.meta): Promise<void> {
+    await tx.events.append({
       accountId,
       type: 'ECR Replication Action',
       repository,

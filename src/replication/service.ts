@@ -95,14 +95,14 @@ export class Replication {
    * After each stored manifest: a replicated push is recorded at this (destination) side; any
    * other push is queued for each destination its repository's rules name.
    */
-  async stored(m: StoredManifest): Promise<void> {
-    if (await this.receiver.stored(m)) return;
-    const destinations = destinationsFor(await this.deps.meta.replication.configuration(m.accountId), m.repository);
+  async stored(m: StoredManifest, within: MetaStore = this.deps.meta): Promise<void> {
+    if (await this.receiver.stored(m, within)) return;
+    const destinations = destinationsFor(await within.replication.configuration(m.accountId), m.repository);
     if (destinations.length === 0) return;
-    const repo = await this.deps.meta.repositories.get(m.accountId, m.repository);
+    const repo = await within.repositories.get(m.accountId, m.repository);
     if (repo === undefined) return;
     const now = this.deps.now();
-    await this.deps.meta.transaction(async (tx) => {
+    await within.transaction(async (tx) => {
       for (const d of destinations) {
         await tx.replication.setStatus({ repositoryId: repo.id, digest: m.digest, region: d.region, registryId: d.registryId, status: 'IN_PROGRESS', failureCode: null, failureReason: null, updatedAt: now });
         await this.deps.enqueue({ accountId: m.accountId, repository: m.repository, digest: m.digest, ...(m.tag !== undefined ? { tag: m.tag } : {}), region: d.region, registryId: d.registryId }, tx);

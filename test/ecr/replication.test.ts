@@ -307,6 +307,21 @@ describe('registry replication', () => {
     assert.equal(destLog.requests('blob.get', 'prod/blobs') - before.heads, 2, 'both blobs were asked for');
   });
 
+  test('moving a tag onto an image the repository already holds is replicated too', async () => {
+    const first = image('retag-1');
+    const second = image('retag-2');
+    await push(src, 'prod/retag', 'v1', first);
+    await push(src, 'prod/retag', 'v2', second);
+    await settled('prod/retag', 'v2');
+    // The tag `stable` moves onto the existing image: no new manifest, only a tag.
+    await push(src, 'prod/retag', 'stable', second);
+    await settled('prod/retag', 'stable');
+    for (let i = 0; (await destDigest(dest, A, 'prod/retag', 'stable')) !== second.digest; i++) {
+      assert.ok(i < 400, 'the tag arrived at the destination');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  });
+
   test('a destination that is down: the job is retried until it is back, then the image arrives', async () => {
     await dest.close();
     const late = image('late');
