@@ -218,6 +218,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     log: log.child({ component: 'proxy' }),
     now,
     revalidateAfterMs: config.pullThroughCache.revalidateAfter * 1000,
+    upstreamTimeoutMs: config.pullThroughCache.upstreamTimeout * 1000,
     enqueue: async (job) => await jobs.enqueue({ kind: 'proxy.import', payload: job, dedupeKey: `proxy.import ${job.accountId} ${job.repository} ${job.tag ?? ''} ${job.digest}` }),
   });
   // An import is tried a few times (an upstream outage); the next pull schedules it again.

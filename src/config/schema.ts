@@ -137,6 +137,7 @@ export const ConfigSchema = z
       .prefault({}),
     pullThroughCache: z
       .strictObject({
+        upstreamTimeout: duration('30s').describe('How long berth waits for an upstream registry to answer, or to send the next bytes of a blob, before it gives up (the partial blob is discarded, never cached).'),
         revalidateAfter: duration('24h').describe('How long a tag cached through a pull-through cache rule is served before it is compared with the upstream again (ECR: 24 hours). Pulls by digest never go upstream once cached; a failing upstream leaves the cached copy served.'),
       })
       .prefault({}),

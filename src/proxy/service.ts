@@ -28,6 +28,8 @@ export interface ProxyDeps {
   enqueue: (job: ImportJob) => Promise<void>;
   /** How long a cached tag is served before it is compared with upstream again (ms). */
   revalidateAfterMs: number;
+  /** How long an upstream may take to answer or to send more bytes (ms; default 30 s). */
+  upstreamTimeoutMs?: number;
   /** Tests: the client of an upstream. */
   clientFor?: (rule: PullThroughCacheRuleRow, credentials: { username: string; password: string } | undefined) => RegistryClient;
 }
@@ -271,7 +273,7 @@ export class PullThroughCache {
     }
     const base = upstreamBaseUrl(rule.upstreamUrl);
     if (base === undefined) throw new RegistryError('UpstreamUnavailable', `the upstream URL of the pull-through cache rule ${rule.prefix} is not usable: ${rule.upstreamUrl}`);
-    const client = this.deps.clientFor?.(rule, credentials) ?? new RegistryClient({ baseUrl: base.origin, credentials, userAgent: 'berth-pull-through-cache' });
+    const client = this.deps.clientFor?.(rule, credentials) ?? new RegistryClient({ baseUrl: base.origin, credentials, userAgent: 'berth-pull-through-cache', ...(this.deps.upstreamTimeoutMs !== undefined ? { timeoutMs: this.deps.upstreamTimeoutMs } : {}) });
     this.clients.set(key, client);
     return client;
   }

@@ -40,6 +40,7 @@ class Upstream {
   mode: 'ok' | 'down' | 'rate-limited' = 'ok';
   corrupt = new Set<string>(); // blob digests served with other content
   gate: Promise<void> | undefined; // manifest GETs wait for it (single-flight tests)
+  stall = new Set<string>(); // blob digests of which only half is sent, then nothing
 
   async start(): Promise<void> {
     this.server = await startFake(async (req, res) => await this.handle(req, res));
@@ -66,6 +67,11 @@ class Upstream {
     }
     const blob = images.map((i) => i.blobs.get(ref)).find((b) => b !== undefined);
     if (blob === undefined) return ociError(res, 404, 'BLOB_UNKNOWN');
+    if (this.stall.has(ref)) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(blob.length) });
+      res.write(blob.subarray(0, blob.length / 2));
+      return; // and never more
+    }
     const body = this.corrupt.has(ref) ? Buffer.alloc(blob.length, 'x') : blob;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
     res.end(req.method === 'HEAD' ? undefined : body);
@@ -81,7 +87,7 @@ describe('pulls through a cache rule', () => {
   before(async () => {
     await up.start();
     up.tags.set('team/app:latest', v1);
-    t = await startEcrApp({ env: { BERTH_PULL_THROUGH_CACHE_REVALIDATE_AFTER: '1s' } });
+    t = await startEcrApp({ env: { BERTH_PULL_THROUGH_CACHE_REVALIDATE_AFTER: '1s', BERTH_PULL_THROUGH_CACHE_UPSTREAM_TIMEOUT: '1s' } });
     await t.ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'up', upstreamRegistryUrl: up.server.url }));
   });
   after(async () => {
@@ -203,6 +209,25 @@ describe('pulls through a cache rule', () => {
     const failed = await t.app.meta.db.selectFrom('events').select('detail').where('type', '=', 'ECR Pull Through Cache Action').where('tag', '=', 'bad').execute();
     assert.ok(failed.some((e) => (JSON.parse(e.detail) as Record<string, string>)['sync-status'] === 'FAILED'));
     up.corrupt.clear();
+  });
+
+  test('an upstream that stalls in the middle of a blob: the client gets an error, the partial blob is discarded', async () => {
+    const slow = image('stalls');
+    up.tags.set('team/app:stalls', slow);
+    const layer = [...slow.blobs.keys()][1] as string;
+    up.stall.add(layer);
+    assert.equal((await pull('stalls')).status, 200);
+    const r = await blob(layer);
+    const body = await r.arrayBuffer().then(
+      (b) => Buffer.from(b),
+      () => undefined,
+    );
+    assert.ok(body === undefined || body.length < (slow.blobs.get(layer) as Buffer).length, 'never the whole blob');
+    await imported();
+    const repo = await t.app.meta.repositories.get(t.app.boot.accountId, 'up/team/app');
+    assert.equal(await t.app.meta.blobs.getInRepository(repo?.id ?? -1, layer), undefined, 'not cached');
+    assert.equal(await cachedDigest('stalls'), undefined);
+    up.stall.clear();
   });
 
   test('an image the upstream lacks: 404 and no repository; an unreachable upstream: 502 with the reason', async () => {
