@@ -18,7 +18,7 @@ export interface TestApp {
   secretAccessKey: string;
   /** `Basic ...` header value for the root credentials. */
   auth: string;
-  /** fetch against the app with root credentials (unless headers.authorization is given). */
+  /** fetch against the app (a path, or a whole URL it gave) with root credentials (unless headers.authorization is given). */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   close(): Promise<void>;
 }
@@ -36,6 +36,10 @@ export interface TestAppOptions {
   database?: 'sqlite' | 'postgres';
   /** Where the app logs (at level info), for tests that read the log; silent otherwise. */
   logStream?: DestinationStream;
+  /** The app's clock (tests that move time); the real one otherwise. */
+  now?: () => number;
+  /** `false`: the app listens but runs no background jobs (tests that run them themselves). */
+  jobs?: boolean;
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -56,8 +60,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     overrides: opts.config as Record<string, unknown> | undefined,
   });
-  const app = await compose(config, { log: opts.logStream !== undefined ? createLogger('info', opts.logStream) : createLogger(config.log.level) });
-  const address = await app.start();
+  const app = await compose(config, { log: opts.logStream !== undefined ? createLogger('info', opts.logStream) : createLogger(config.log.level), ...(opts.now !== undefined ? { now: opts.now } : {}) });
+  const address = opts.jobs === false ? await app.http.listen({ host: '127.0.0.1', port: 0 }) : await app.start();
   const url = address.replace('0.0.0.0', '127.0.0.1');
   const auth = `Basic ${Buffer.from(`${TEST_ACCESS_KEY_ID}:${TEST_SECRET_ACCESS_KEY}`).toString('base64')}`;
   return {
@@ -71,7 +75,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     async fetch(path, init = {}) {
       const headers = new Headers(init.headers);
       if (!headers.has('authorization')) headers.set('authorization', auth);
-      return await fetch(`${url}${path}`, { ...init, headers, redirect: 'manual' });
+      return await fetch(path.startsWith('http') ? path : `${url}${path}`, { ...init, headers, redirect: 'manual' });
     },
     async close() {
       await app.close();

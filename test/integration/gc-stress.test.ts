@@ -10,16 +10,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
-import { compose, type App } from '../../src/app/compose.ts';
-import { loadConfig } from '../../src/config/index.ts';
 import { digestOfBlobKey } from '../../src/registry/index.ts';
-import { createTempPostgresDatabase, POSTGRES_TEST_URL } from '../helpers/postgres.ts';
-import { TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../helpers/server.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { POSTGRES_TEST_URL } from '../helpers/postgres.ts';
 
 const SPEED = 3600;
 const GRACE_REAL_MS = 1000;
@@ -81,52 +75,27 @@ class Model {
   }
 }
 
-interface StressApp {
-  app: App;
+interface StressApp extends TestApp {
   database: 'sqlite' | 'postgres';
-  fetch(path: string, init?: RequestInit): Promise<Response>;
-  close(): Promise<void>;
 }
 
 async function startApp(database: 'sqlite' | 'postgres'): Promise<StressApp> {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-gc-stress-'));
-  const pgdb = database === 'postgres' ? await createTempPostgresDatabase() : undefined;
-  const config = loadConfig({
+  const base = Date.now();
+  const t = await startTestApp({
+    database,
+    now: (): number => base + Math.round((Date.now() - base) * SPEED),
+    // Background jobs are not started: the test runs the collector itself.
+    jobs: false,
     env: {
-      BERTH_LISTEN: '127.0.0.1:0',
-      BERTH_DATA_DIR: dir,
-      BERTH_ROOT_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
-      BERTH_ROOT_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
-      BERTH_LOG_LEVEL: 'silent',
-      BERTH_THROTTLE_ENABLED: 'false',
       BERTH_STORAGE_FILESYSTEM_FSYNC: 'false',
       BERTH_GC_GRACE_PERIOD: '1h',
       // The clock runs fast: keep verified credentials cached for the whole run.
       BERTH_AUTH_CREDENTIAL_CACHE_TTL: '10000d',
-      ...(pgdb !== undefined ? { BERTH_DATABASE_DRIVER: 'postgres', BERTH_DATABASE_POSTGRES_URL: pgdb.url, BERTH_DATABASE_POSTGRES_POOL_SIZE: '20' } : {}),
+      ...(database === 'postgres' ? { BERTH_DATABASE_POSTGRES_POOL_SIZE: '20' } : {}),
     },
   });
-  const base = Date.now();
-  const now = (): number => base + Math.round((Date.now() - base) * SPEED);
-  const app = await compose(config, { now, log: pino({ level: 'silent' }) });
-  assert.equal(app.registry.gc.gracePeriodMs, GRACE_REAL_MS * SPEED, 'the grace period is one hour');
-  // Background jobs are not started: the test runs the collector itself.
-  const address = await app.http.listen({ host: '127.0.0.1', port: 0 });
-  const auth = `Basic ${Buffer.from(`${TEST_ACCESS_KEY_ID}:${TEST_SECRET_ACCESS_KEY}`).toString('base64')}`;
-  return {
-    app,
-    database,
-    async fetch(path, init = {}) {
-      const headers = new Headers(init.headers);
-      headers.set('authorization', auth);
-      return await fetch(path.startsWith('http') ? path : `${address}${path}`, { ...init, headers, redirect: 'manual' });
-    },
-    async close() {
-      await app.close();
-      await pgdb?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  assert.equal(t.app.registry.gc.gracePeriodMs, GRACE_REAL_MS * SPEED, 'the grace period is one hour');
+  return { ...t, database };
 }
 
 async function expectStatus(r: Response, expected: number, what: string): Promise<void> {

@@ -13,7 +13,6 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, Migrator, type MigrationProvider } from 'kysely';
 import { pino } from 'pino';
-import { compose, type App } from '../../src/app/compose.ts';
 import { gcCommand } from '../../src/cli/gc.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { isRegistryError } from '../../src/core/errors.ts';
@@ -22,8 +21,8 @@ import { migrationProvider } from '../../src/meta/migrations/index.ts';
 import { openPostgres } from '../../src/meta/postgres.ts';
 import { Registry, type RegistryHooks } from '../../src/registry/index.ts';
 import { blobKey, BlobStore, FsDriver, SegmentedUploadStore, UploadStore, type StorageDriver, type UploadStorage } from '../../src/storage/index.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createTempPostgresDatabase, POSTGRES_TEST_URL } from '../helpers/postgres.ts';
-import { TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../helpers/server.ts';
 
 const ACCOUNT = '111122223333';
 const HOUR = 3_600_000;
@@ -844,46 +843,13 @@ describe('through /v2/ (the composed app)', () => {
   }
 });
 
-interface StartedApp {
-  app: App;
+interface StartedApp extends TestApp {
   clock: { t: number };
-  fetch(path: string, init?: RequestInit): Promise<Response>;
-  close(): Promise<void>;
 }
 
 /** The composed app with an injected clock, listening on loopback (its background jobs not started). */
 async function startApp(database: 'sqlite' | 'postgres'): Promise<StartedApp> {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-gc-app-'));
-  const pgdb = database === 'postgres' ? await createTempPostgresDatabase() : undefined;
-  const config = loadConfig({
-    env: {
-      BERTH_LISTEN: '127.0.0.1:0',
-      BERTH_DATA_DIR: dir,
-      BERTH_ROOT_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
-      BERTH_ROOT_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
-      BERTH_LOG_LEVEL: 'silent',
-      BERTH_THROTTLE_ENABLED: 'false',
-      BERTH_STORAGE_FILESYSTEM_FSYNC: 'false',
-      BERTH_GC_GRACE_PERIOD: '1h',
-      ...(pgdb !== undefined ? { BERTH_DATABASE_DRIVER: 'postgres', BERTH_DATABASE_POSTGRES_URL: pgdb.url } : {}),
-    },
-  });
   const clock = { t: Date.now() };
-  const app = await compose(config, { now: () => clock.t, log: pino({ level: 'silent' }) });
-  const address = await app.http.listen({ host: '127.0.0.1', port: 0 });
-  const auth = `Basic ${Buffer.from(`${TEST_ACCESS_KEY_ID}:${TEST_SECRET_ACCESS_KEY}`).toString('base64')}`;
-  return {
-    app,
-    clock,
-    async fetch(path, init = {}) {
-      const headers = new Headers(init.headers);
-      headers.set('authorization', auth);
-      return await fetch(`${address}${path}`, { ...init, headers, redirect: 'manual' });
-    },
-    async close() {
-      await app.close();
-      await pgdb?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const t = await startTestApp({ database, now: () => clock.t, jobs: false, env: { BERTH_STORAGE_FILESYSTEM_FSYNC: 'false', BERTH_GC_GRACE_PERIOD: '1h' } });
+  return { ...t, clock };
 }
