@@ -10,10 +10,10 @@ import { compose } from '../src/app/compose.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { RegistryClient } from '../src/upstream/index.ts';
 import { distributionMissing, startDistribution } from '../test/helpers/distribution.ts';
+import { testImage } from '../test/helpers/images.ts';
 import { log } from './workload.ts';
 
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 interface Pull {
   ttfbMs: number;
@@ -58,24 +58,15 @@ export async function runProxySuite(opts: { scale: number }, rootDir: string): P
 
     log(`proxy suite: pushing a ${(size / 1024 / 1024).toFixed(0)} MiB layer to Distribution`);
     const client = new RegistryClient({ baseUrl: upstream.url });
-    const layer = randomBytes(size);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-    await client.pushBlob('bench/big', sha256(layer), layer.length, layer);
-    await client.pushBlob('bench/big', sha256(config), config.length, config);
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MANIFEST,
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
-      }),
-    );
-    await client.putManifest('bench/big', 'latest', manifest, MANIFEST);
+    const img = testImage('bench', { layer: randomBytes(size) });
+    for (const [digest, bytes] of img.blobs) await client.pushBlob('bench/big', digest, bytes.length, bytes);
+    const layer = [...img.blobs.keys()][1] as string;
+    await client.putManifest('bench/big', 'latest', img.manifest, MANIFEST);
     const now = Date.now();
     await app.meta.pullThroughCacheRules.create({ accountId: app.boot.accountId, prefix: 'up', upstreamUrl: upstream.url, upstreamRegistry: '', upstreamPrefix: null, credentialArn: null, customRoleArn: null, createdAt: now, updatedAt: now });
 
-    const direct = await pull(upstream.url, 'bench/big', sha256(layer));
-    const cold = await pull(url, 'up/bench/big', sha256(layer), auth);
+    const direct = await pull(upstream.url, 'bench/big', layer);
+    const cold = await pull(url, 'up/bench/big', layer, auth);
     // Cached once the import has stored the manifest.
     const repoName = 'up/bench/big';
     for (let i = 0; i < 600; i++) {
@@ -83,7 +74,7 @@ export async function runProxySuite(opts: { scale: number }, rootDir: string): P
       if (repo !== undefined && (await app.meta.tags.get(repo.id, 'latest')) !== undefined) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const cached = await pull(url, repoName, sha256(layer), auth);
+    const cached = await pull(url, repoName, layer, auth);
     const rows: Array<[string, Pull]> = [
       ['Distribution directly', direct],
       ['berth, cold cache (from upstream)', cold],

@@ -9,29 +9,14 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { BatchGetImageCommand, CreatePullThroughCacheRuleCommand, DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import { ociError, startFake, type FakeRequest, type FakeServer } from '../../src/upstream/fake-registry.ts';
-import { addUser, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
+import { testImage, type TestImage } from '../helpers/images.ts';
+import { addUser, startEcrApp, type EcrTestApp } from './helpers.ts';
 
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-interface Image {
-  manifest: Buffer;
-  digest: string;
-  blobs: Map<string, Buffer>;
-}
+type Image = TestImage;
 
-function image(label: string, layerSize = 64 * 1024): Image {
-  const layer = Buffer.alloc(layerSize, label);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, label }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
-    }),
-  );
-  return { manifest, digest: sha256(manifest), blobs: new Map([[sha256(config), config], [sha256(layer), layer]]) };
-}
+const image = (label: string): Image => testImage(label, { layerSize: 64 * 1024 });
 
 /** An upstream registry serving `images` by `repo:tag` and digest, with faults on demand. */
 class Upstream {

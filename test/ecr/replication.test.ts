@@ -26,6 +26,7 @@ import {
   type ImageReplicationStatus,
   type ReplicationConfiguration,
 } from '@aws-sdk/client-ecr';
+import { testImage, testImageMediaType, type TestImage } from '../helpers/images.ts';
 import { freePort, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../helpers/server.ts';
 import { addAccount, refusal, sha256, startEcrApp, type EcrTestApp } from './helpers.ts';
 
@@ -34,30 +35,10 @@ const B = '222222222222'; // another account of the source deployment
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const INDEX = 'application/vnd.oci.image.index.v1+json';
 
-interface Image {
-  manifest: Buffer;
-  digest: string;
-  blobs: Map<string, Buffer>;
-}
+type Image = TestImage;
 
-function image(label: string, shared?: Buffer, subject?: Image): Image {
-  const layer = shared ?? Buffer.alloc(32 * 1024, label);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, label }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
-      ...(subject !== undefined ? { subject: { mediaType: mediaTypeOf(subject), digest: subject.digest, size: subject.manifest.length } } : {}),
-    }),
-  );
-  return { manifest, digest: sha256(manifest), blobs: new Map([[sha256(config), config], [sha256(layer), layer]]) };
-}
-
-function mediaTypeOf(img: Image): string {
-  return (JSON.parse(img.manifest.toString()) as { mediaType: string }).mediaType;
-}
+const image = (label: string, shared?: Buffer, subject?: Image): Image => testImage(label, { ...(shared !== undefined ? { layer: shared } : {}), ...(subject !== undefined ? { subject } : {}) });
+const mediaTypeOf = testImageMediaType;
 
 function index(children: readonly Image[]): Image {
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: INDEX, manifests: children.map((c) => ({ mediaType: MANIFEST, digest: c.digest, size: c.manifest.length, platform: { architecture: 'amd64', os: 'linux' } })) }));
