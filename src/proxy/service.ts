@@ -201,9 +201,7 @@ export class PullThroughCache {
     const m = await this.match(job.accountId, job.repository);
     if (m === undefined) return;
     try {
-      await this.importManifest(repo, m, job.digest, 0);
-      const top = await this.fetchManifest(m, job.digest);
-      await this.deps.registry.manifests.put({ accountId: repo.accountId, name: repo.name }, job.tag ?? job.digest, top.body, top.mediaType);
+      await this.importManifest(repo, m, job.digest, job.tag ?? job.digest, 0);
       await this.event(repo, m, job.tag, job.digest);
     } catch (e) {
       await this.event(repo, m, job.tag, job.digest, e);
@@ -211,15 +209,14 @@ export class PullThroughCache {
     }
   }
 
-  private async importManifest(repo: Repository, m: Match, digest: string, depth: number): Promise<void> {
+  /** Fetches the manifest `digest` once, stores what it needs (children, blobs), then stores it under `reference`. */
+  private async importManifest(repo: Repository, m: Match, digest: string, reference: string, depth: number): Promise<void> {
     if (depth > 2) throw new RegistryError('ManifestInvalid', `manifest ${digest} nests indexes too deeply`);
     const manifest = await this.fetchManifest(m, digest);
     const parsed = parseManifest(manifest.body, manifest.mediaType);
     for (const child of parsed.manifests) {
       if ((await this.deps.meta.manifests.getMeta(repo.id, child.digest)) !== undefined) continue;
-      await this.importManifest(repo, m, child.digest, depth + 1);
-      const body = await this.fetchManifest(m, child.digest);
-      await this.deps.registry.manifests.put({ accountId: repo.accountId, name: repo.name }, child.digest, body.body, body.mediaType);
+      await this.importManifest(repo, m, child.digest, child.digest, depth + 1);
     }
     for (const b of parsed.requiredBlobs) {
       if ((await this.deps.meta.blobs.getInRepository(repo.id, b.digest)) !== undefined) continue;
@@ -240,6 +237,7 @@ export class PullThroughCache {
         this.blobFlights.delete(key);
       }
     }
+    await this.deps.registry.manifests.put({ accountId: repo.accountId, name: repo.name }, reference, manifest.body, manifest.mediaType);
   }
 
   private async fetchManifest(m: Match, reference: string): Promise<Manifest> {
