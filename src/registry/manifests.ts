@@ -130,6 +130,8 @@ export class ManifestService {
       ...parsed.manifests.map((d) => ({ childDigest: d.digest, kind: 'manifest' as const })),
     ];
     const tag = ref.kind === 'tag' ? ref.tag : undefined;
+    // What the push listeners are told (the repository is the target's, created or not).
+    const stored: StoredManifest = { accountId: target.accountId, repository: target.name, digest: parsed.digest, mediaType: parsed.mediaType, configMediaType: parsed.config?.mediaType ?? null, ...(tag !== undefined ? { tag } : {}) };
     const now = this.ctx.now();
     const { created, repoCreated, previous } = await this.ctx.meta.transaction(async (tx) => {
       const { repository: repo, created: repoCreated } = await ensureRepository(tx, target.accountId, target.name, now);
@@ -186,14 +188,12 @@ export class ManifestService {
           },
           createdAt: now,
         });
-        const stored: StoredManifest = { accountId: repo.accountId, repository: repo.name, digest: parsed.digest, mediaType: parsed.mediaType, configMediaType: parsed.config?.mediaType ?? null, ...(tag !== undefined ? { tag } : {}) };
         for (const listener of this.txListeners) await listener(stored, tx);
       }
       return { created: inserted, repoCreated, previous };
     });
     if (repoCreated) this.ctx.log.info({ repository: target.name, account: target.accountId }, 'repository created');
     if (created) {
-      const stored: StoredManifest = { accountId: target.accountId, repository: target.name, digest: parsed.digest, mediaType: parsed.mediaType, configMediaType: parsed.config?.mediaType ?? null, ...(tag !== undefined ? { tag } : {}) };
       for (const listener of this.listeners) {
         await listener(stored).catch((err: unknown) => this.ctx.log.error({ err, repository: target.name, digest: parsed.digest }, 'a push listener failed'));
       }
