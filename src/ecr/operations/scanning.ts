@@ -58,13 +58,12 @@ async function scannedImage(ctx: EcrContext, repo: Repository, id: ImageIdentifi
     if (r.code === 'ImageNotFound') throw imageNotFound(id, repo);
     throw new EcrException('InvalidParameterException', `Invalid parameter at 'imageId': ${r.reason}`);
   }
-  const m = await ctx.meta.manifests.getMeta(repo.id, r.digest);
+  const m = await ctx.meta.manifests.get(repo.id, r.digest);
   if (m === undefined) throw imageNotFound(id, repo);
   let configMediaType: string | null = null;
   if (m.configDigest !== null) {
-    const body = await ctx.meta.manifests.get(repo.id, r.digest);
     try {
-      configMediaType = ((JSON.parse(body?.body.toString('utf8') ?? '{}') as { config?: { mediaType?: string } }).config?.mediaType ?? null);
+      configMediaType = (JSON.parse(m.body.toString('utf8')) as { config?: { mediaType?: string } }).config?.mediaType ?? null;
     } catch {
       configMediaType = null;
     }
