@@ -81,9 +81,9 @@ export class LifecycleService {
     return { results: evaluateLifecyclePolicy(policy, images, this.ctx.now()), images };
   }
 
-  /** The repository's last preview, if any. */
-  async storedPreview(repo: Repository): Promise<StoredPreview | undefined> {
-    const raw = await this.ctx.meta.repositories.policyText(repo.id, 'lifecycle-preview');
+  /** The repository's last preview, if any (read through `meta`, a transaction's store for instance). */
+  async storedPreview(repo: Repository, meta: MetaStore = this.ctx.meta): Promise<StoredPreview | undefined> {
+    const raw = await meta.repositories.policyText(repo.id, 'lifecycle-preview');
     if (raw === undefined) return undefined;
     const p = JSON.parse(raw) as StoredPreview | { v: 1 };
     // Previews of earlier versions were computed when started: treat them as gone.
@@ -98,9 +98,8 @@ export class LifecycleService {
   async startPreview(repo: Repository, policyText: string): Promise<number | undefined> {
     const now = this.ctx.now();
     return await this.ctx.meta.transaction(async (tx) => {
-      const raw = await tx.repositories.policyText(repo.id, 'lifecycle-preview');
-      const current = raw === undefined ? undefined : (JSON.parse(raw) as StoredPreview | { v: 1 });
-      if (current !== undefined && current.v === 2 && current.status === 'IN_PROGRESS' && now - current.startedAt < PREVIEW_STALE_MS) return undefined;
+      const current = await this.storedPreview(repo, tx);
+      if (current?.status === 'IN_PROGRESS' && now - current.startedAt < PREVIEW_STALE_MS) return undefined;
       const stored: StoredPreview = { v: 2, status: 'IN_PROGRESS', policyText, startedAt: now };
       await tx.repositories.putPolicyText(repo.id, 'lifecycle-preview', JSON.stringify(stored), now);
       return now;
@@ -124,8 +123,7 @@ export class LifecycleService {
     }
     await this.ctx.meta.transaction(async (tx) => {
       // Still the same preview (a new start meanwhile wins).
-      const raw = await tx.repositories.policyText(repo.id, 'lifecycle-preview');
-      const now = raw === undefined ? undefined : (JSON.parse(raw) as { startedAt?: number; status?: string });
+      const now = await this.storedPreview(repo, tx);
       if (now?.startedAt !== startedAt || now.status !== 'IN_PROGRESS') return;
       await tx.repositories.putPolicyText(repo.id, 'lifecycle-preview', JSON.stringify(stored), this.ctx.now());
     });
